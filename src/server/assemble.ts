@@ -1,0 +1,52 @@
+import type { Logger } from "pino";
+import type { Config } from "../config/schema.ts";
+import { resolveSecret } from "../config/secret.ts";
+import type { AgentTokenStore } from "../identity/agent-tokens.ts";
+import { createAuthenticator } from "../identity/authenticate.ts";
+import { inClusterTarget, readKubeconfig, type UpstreamTarget } from "../kube/kubeconfig.ts";
+import { Upstream } from "../kube/upstream.ts";
+import { ensureServingMaterial, readServingFiles, type ServingMaterial } from "../tls/serving.ts";
+import { type Gateway, startGateway } from "./gateway.ts";
+
+/** The upstream target a config names; undefined when no upstream is configured. */
+export function upstreamTargetFromConfig(config: Config): UpstreamTarget | undefined {
+  const settings = config.upstream;
+  if (!settings) return undefined;
+  let target: UpstreamTarget;
+  if (settings.inCluster) target = inClusterTarget();
+  else if (settings.kubeconfig) target = readKubeconfig(settings.kubeconfig, settings.context);
+  else throw new Error("upstream: set kubeconfig or inCluster: true");
+  if (settings.token) {
+    target = { ...target, token: resolveSecret(settings.token) };
+    delete target.tokenFile;
+  }
+  return target;
+}
+
+export async function servingMaterial(config: Config): Promise<ServingMaterial> {
+  const tls = config.listen.tls;
+  if (tls.certFile && tls.keyFile) return readServingFiles(tls.certFile, tls.keyFile);
+  return ensureServingMaterial(config.dataDir, tls.hosts);
+}
+
+/** Wires a gateway from validated config; the caller owns the agent store. */
+export async function assembleGateway(
+  config: Config,
+  target: UpstreamTarget,
+  agentTokens: AgentTokenStore,
+  log: Logger,
+): Promise<{ gateway: Gateway; serving: ServingMaterial }> {
+  const serving = await servingMaterial(config);
+  const upstream = new Upstream(target, { maxSockets: config.upstream?.maxSockets ?? 256 });
+  const authenticator = createAuthenticator({ oidc: config.authentication.oidc, agentTokens });
+  const gateway = await startGateway({
+    address: config.listen.address,
+    port: config.listen.port,
+    serving,
+    upstream,
+    authenticator,
+    log,
+    drainTimeoutMs: config.shutdown.timeoutSeconds * 1000,
+  });
+  return { gateway, serving };
+}

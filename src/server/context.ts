@@ -1,0 +1,51 @@
+import type { IncomingMessage, ServerResponse } from "node:http";
+import type { Duplex } from "node:stream";
+import type { Logger } from "pino";
+import type { Identity } from "../identity/identity.ts";
+import type { RequestInfo } from "../kube/request-info.ts";
+
+/** How the answer goes back: a normal response, or a socket after `Upgrade:`. */
+export type Transport =
+  | { kind: "http"; res: ServerResponse }
+  | { kind: "upgrade"; socket: Duplex; head: Buffer };
+
+/** What the runner reports when the call ends (metrics, log line). */
+export interface Outcome {
+  status: number;
+  bytesOut: number;
+  verb: string;
+  resource: string;
+  user: string;
+}
+
+/** Every stage sees this; later stages see narrower types below. */
+export interface RequestContext {
+  readonly id: string;
+  readonly req: IncomingMessage;
+  readonly transport: Transport;
+  readonly startedAt: number;
+  readonly remoteAddress: string;
+  readonly log: Logger;
+  /** Aborted when the client goes away or the gateway shuts down. */
+  readonly signal: AbortSignal;
+  /** Aborted when the gateway begins a graceful shutdown (watches end cleanly). */
+  readonly shutdown: AbortSignal;
+  readonly outcome: Outcome;
+}
+
+export interface Authenticated extends RequestContext {
+  readonly identity: Identity;
+}
+
+export interface Classified extends Authenticated {
+  readonly requestInfo: RequestInfo;
+}
+
+/** An onion stage: acts before and after the rest of the pipeline. */
+export type Stage<In extends RequestContext, Out extends In> = (
+  ctx: In,
+  next: (ctx: Out) => Promise<void>,
+) => Promise<void>;
+
+/** The innermost stage: answers the request. */
+export type Terminal<In extends RequestContext> = (ctx: In) => Promise<void>;

@@ -1,0 +1,121 @@
+import { randomUUID } from "node:crypto";
+import type { IncomingMessage, ServerResponse } from "node:http";
+import https from "node:https";
+import type { AddressInfo, Socket } from "node:net";
+import type { Duplex } from "node:stream";
+import type { Logger } from "pino";
+import type { Authenticator } from "../identity/authenticate.ts";
+import type { Upstream } from "../kube/upstream.ts";
+import { buildPipeline } from "../pipeline/pipeline.ts";
+import type { ServingMaterial } from "../tls/serving.ts";
+import type { RequestContext, Transport } from "./context.ts";
+import { GatewayMetrics } from "./metrics.ts";
+import { OpsEndpoints } from "./ops.ts";
+import { createRunner } from "./runner.ts";
+
+export interface GatewayOptions {
+  address: string;
+  port: number;
+  serving: ServingMaterial;
+  upstream: Upstream;
+  authenticator: Authenticator;
+  log: Logger;
+  drainTimeoutMs: number;
+}
+
+export interface Gateway {
+  /** https://host:port the gateway listens on. */
+  readonly url: string;
+  readonly metrics: GatewayMetrics;
+  /** Stops accepting, ends watches cleanly, drains, then closes what is left. */
+  close(): Promise<void>;
+}
+
+export async function startGateway(options: GatewayOptions): Promise<Gateway> {
+  const metrics = new GatewayMetrics();
+  const ops = new OpsEndpoints(options.upstream, metrics);
+  const run = createRunner(
+    buildPipeline({ authenticator: options.authenticator, upstream: options.upstream }),
+    metrics,
+  );
+  const shutdown = new AbortController();
+  const inflight = new Set<Promise<void>>();
+  const upgraded = new Set<Duplex>();
+
+  function dispatch(req: IncomingMessage, transport: Transport, socket: Socket): void {
+    const client = new AbortController();
+    socket.once("close", () => client.abort());
+    const id = randomUUID();
+    const ctx: RequestContext = {
+      id,
+      req,
+      transport,
+      startedAt: performance.now(),
+      remoteAddress: socket.remoteAddress ?? "",
+      log: options.log.child({ id }),
+      signal: client.signal,
+      shutdown: shutdown.signal,
+      outcome: { status: 0, bytesOut: 0, verb: "", resource: "", user: "" },
+    };
+    const done = run(ctx).finally(() => inflight.delete(done));
+    inflight.add(done);
+  }
+
+  const server = https.createServer(
+    {
+      cert: options.serving.certPem,
+      key: options.serving.keyPem,
+      // Request bodies may stream slowly (large applies); watches are
+      // responses and are not limited by this.
+      requestTimeout: 0,
+      keepAliveTimeout: 65_000,
+    },
+    (req: IncomingMessage, res: ServerResponse) => {
+      if (ops.handle(req, res)) return;
+      dispatch(req, { kind: "http", res }, req.socket);
+    },
+  );
+  server.on("upgrade", (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    upgraded.add(socket);
+    socket.once("close", () => upgraded.delete(socket));
+    socket.on("error", () => socket.destroy());
+    dispatch(req, { kind: "upgrade", socket, head }, req.socket);
+  });
+  server.on("clientError", (_err, socket) => {
+    if (socket.writable) socket.end("HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n");
+  });
+
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(options.port, options.address, () => resolve());
+  });
+  const address = server.address() as AddressInfo;
+  const host = address.family === "IPv6" ? `[${address.address}]` : address.address;
+  const url = `https://${host}:${address.port}`;
+  options.log.info({ url }, "gateway listening");
+
+  let closing: Promise<void> | undefined;
+  async function close(): Promise<void> {
+    ops.startDraining();
+    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    shutdown.abort();
+    server.closeIdleConnections();
+    const drained = Promise.allSettled([...inflight]);
+    const timeout = new Promise<void>((resolve) => setTimeout(resolve, options.drainTimeoutMs).unref());
+    await Promise.race([drained, timeout]);
+    for (const socket of upgraded) socket.destroy();
+    server.closeAllConnections();
+    await closed;
+    options.upstream.close();
+    options.log.info("gateway stopped");
+  }
+
+  return {
+    url,
+    metrics,
+    close: () => {
+      closing ??= close();
+      return closing;
+    },
+  };
+}
