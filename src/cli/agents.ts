@@ -9,7 +9,9 @@ async function openStore(options: CommonOptions): Promise<AgentTokenStore> {
 }
 
 export function agentsCommand(): Command {
-  const agents = new Command("agents").description("manage Portcullis agent tokens (one identity per agent)");
+  const agents = new Command("agents").description(
+    "manage Portcullis agent tokens (one identity per agent)",
+  );
   withConfigOptions(
     agents
       .command("create <name>")
@@ -30,16 +32,20 @@ export function agentsCommand(): Command {
       if (rows.length === 0) return void process.stdout.write("no agents\n");
       for (const agent of rows) {
         const state = agent.revokedAt ? `revoked ${agent.revokedAt}` : "active";
-        process.stdout.write(`${agent.name}\t${agent.groups.join(",") || "-"}\t${agent.createdAt}\t${state}\n`);
+        process.stdout.write(
+          `${agent.name}\t${agent.groups.join(",") || "-"}\t${agent.createdAt}\t${state}\n`,
+        );
       }
     },
   );
-  withConfigOptions(agents.command("revoke <name>").description("revoke an agent's token at once")).action(
-    async (name: string, options: CommonOptions) => {
-      const store = await openStore(options);
-      await store.revoke(name);
-      process.stderr.write(`revoked agent ${name}; a running gateway refuses its token from now on\n`);
-    },
-  );
+  withConfigOptions(
+    agents.command("revoke <name>").description("revoke an agent's token at once"),
+  ).action(async (name: string, options: CommonOptions) => {
+    const store = await openStore(options);
+    await store.revoke(name);
+    process.stderr.write(
+      `revoked agent ${name}; a running gateway refuses its token from now on\n`,
+    );
+  });
   return agents;
 }

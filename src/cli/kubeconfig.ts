@@ -22,7 +22,10 @@ export function kubeconfigCommand(): Command {
   const command = new Command("kubeconfig")
     .description("print a kubeconfig for an agent, trusting the gateway's CA")
     .requiredOption("-a, --agent <name>", "agent name (created if it does not exist)")
-    .option("-s, --server <url>", "gateway URL clients use (default: listen.publicUrl or the listen address)")
+    .option(
+      "-s, --server <url>",
+      "gateway URL clients use (default: listen.publicUrl or the listen address)",
+    )
     .option("-n, --namespace <ns>", "default namespace for the context")
     .option("-g, --group <group...>", "extra Kubernetes groups when the agent is created", [])
     .option("--rotate", "revoke the agent's current token and issue a new one")
@@ -48,7 +51,9 @@ The token is shown only in this output; the gateway stores its hash.`,
       );
     }
     if (existing) await store.revoke(options.agent);
-    const { token } = await store.create(options.agent, { groups: existing?.groups ?? options.group });
+    const { token } = await store.create(options.agent, {
+      groups: existing?.groups ?? options.group,
+    });
     const { caPem } = await servingMaterial(config);
     const text = renderKubeconfig({
       name: options.agent,

@@ -32,7 +32,9 @@ try {
   await program.parseAsync(process.argv);
 } catch (err) {
   const message =
-    err instanceof ConfigError || isPortcullisError(err) ? err.message : `error: ${(err as Error).message}`;
+    err instanceof ConfigError || isPortcullisError(err)
+      ? err.message
+      : `error: ${(err as Error).message}`;
   process.stderr.write(`${message.replace(/^portcullis: /, "portcullis: ")}\n`);
   process.exitCode = 1;
 }

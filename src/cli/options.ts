@@ -10,7 +10,11 @@ export interface CommonOptions {
 /** Adds the options every command that reads the configuration shares. */
 export function withConfigOptions(command: Command): Command {
   return command
-    .option("-c, --config <file>", "configuration file (YAML); embedded defaults when omitted", process.env.PORTCULLIS_CONFIG)
+    .option(
+      "-c, --config <file>",
+      "configuration file (YAML); embedded defaults when omitted",
+      process.env.PORTCULLIS_CONFIG,
+    )
     .option("-d, --data-dir <dir>", "data directory (overrides dataDir in the config)");
 }
 
@@ -24,6 +28,7 @@ export function configFromOptions(options: CommonOptions): Config {
 export function publicUrl(config: Config): string {
   if (config.listen.publicUrl) return config.listen.publicUrl.replace(/\/+$/, "");
   const { address, port } = config.listen;
-  const host = address === "0.0.0.0" || address === "::" || address === "127.0.0.1" ? "localhost" : address;
+  const host =
+    address === "0.0.0.0" || address === "::" || address === "127.0.0.1" ? "localhost" : address;
   return `https://${host.includes(":") ? `[${host}]` : host}:${port}`;
 }

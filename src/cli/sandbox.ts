@@ -9,7 +9,11 @@ import { renderKubeconfig } from "../kube/kubeconfig.ts";
 export const demoAgent = "demo-agent";
 export const demoNamespace = "demo";
 
-async function kubectlOrThrow(cluster: ControlPlane, args: string[], input?: string): Promise<void> {
+async function kubectlOrThrow(
+  cluster: ControlPlane,
+  args: string[],
+  input?: string,
+): Promise<void> {
   const result = await cluster.kubectl(args, input === undefined ? {} : { input });
   if (result.code !== 0) throw new Error(`kubectl ${args.join(" ")}: ${result.stderr.trim()}`);
 }
@@ -49,7 +53,13 @@ export async function prepareDemo(
   const { token } = await agents.create(demoAgent);
   writeFileSync(
     path,
-    renderKubeconfig({ name: demoAgent, server: gatewayUrl, caPem, token, namespace: demoNamespace }),
+    renderKubeconfig({
+      name: demoAgent,
+      server: gatewayUrl,
+      caPem,
+      token,
+      namespace: demoNamespace,
+    }),
     { mode: 0o600 },
   );
   return path;

@@ -32,7 +32,7 @@ test("a valid file is parsed with defaults filled in", () => {
 });
 
 test("a wrong type names the file, line, path and problem", () => {
-  const [problem] = problemsOf("listen:\n  port: \"eighty\"\n");
+  const [problem] = problemsOf('listen:\n  port: "eighty"\n');
   assert.match(problem ?? "", /^portcullis\.yaml:2:9: listen\.port: .*number/);
 });
 
@@ -45,7 +45,10 @@ test("an out-of-range value inside a list is located by index", () => {
   const problems = problemsOf(
     "authentication:\n  oidc:\n    - issuer: http://idp.example.com\n      audiences: [portcullis]\n",
   );
-  assert.ok(problems.some((p) => /portcullis\.yaml:3:\d+: authentication\.oidc\[0\]\.issuer: /.test(p)), problems.join("\n"));
+  assert.ok(
+    problems.some((p) => /portcullis\.yaml:3:\d+: authentication\.oidc\[0\]\.issuer: /.test(p)),
+    problems.join("\n"),
+  );
 });
 
 test("several problems are all reported", () => {
@@ -59,7 +62,10 @@ test("YAML syntax errors carry a line and column", () => {
 });
 
 test("a missing file is named", () => {
-  assert.throws(() => loadConfig("/nonexistent/portcullis.yaml"), /\/nonexistent\/portcullis\.yaml: cannot read/);
+  assert.throws(
+    () => loadConfig("/nonexistent/portcullis.yaml"),
+    /\/nonexistent\/portcullis\.yaml: cannot read/,
+  );
 });
 
 test("certFile without keyFile is refused", () => {

@@ -64,7 +64,9 @@ export const configSchema = z
     authentication: authenticationSchema.default(authenticationSchema.parse({})),
     logging: z
       .object({
-        level: z.enum(["trace", "debug", "info", "warn", "error", "fatal", "silent"]).default("info"),
+        level: z
+          .enum(["trace", "debug", "info", "warn", "error", "fatal", "silent"])
+          .default("info"),
       })
       .strict()
       .default({ level: "info" }),

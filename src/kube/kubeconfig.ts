@@ -84,7 +84,11 @@ export function readKubeconfig(path: string, contextName?: string): UpstreamTarg
   }
   const base = dirname(resolve(path));
   const target: UpstreamTarget = { server: cluster.server.replace(/\/+$/, "") };
-  const caPem = inline(cluster["certificate-authority-data"], cluster["certificate-authority"], base);
+  const caPem = inline(
+    cluster["certificate-authority-data"],
+    cluster["certificate-authority"],
+    base,
+  );
   if (caPem) target.caPem = caPem;
   const cert = inline(user["client-certificate-data"], user["client-certificate"], base);
   const key = inline(user["client-key-data"], user["client-key"], base);
@@ -93,7 +97,8 @@ export function readKubeconfig(path: string, contextName?: string): UpstreamTarg
     target.clientKeyPem = key;
   }
   if (user.token) target.token = user.token;
-  if (user.tokenFile) target.tokenFile = isAbsolute(user.tokenFile) ? user.tokenFile : resolve(base, user.tokenFile);
+  if (user.tokenFile)
+    target.tokenFile = isAbsolute(user.tokenFile) ? user.tokenFile : resolve(base, user.tokenFile);
   return target;
 }
 

@@ -57,7 +57,11 @@ export function forwardStage(upstream: Upstream): Terminal<Classified> {
     upstreamResponse.on("data", (chunk: Buffer) => {
       ctx.outcome.bytesOut += chunk.length;
     });
-    await relayResponse(upstreamResponse, res, ctx.requestInfo.verb === "watch" ? ctx.shutdown : undefined);
+    await relayResponse(
+      upstreamResponse,
+      res,
+      ctx.requestInfo.verb === "watch" ? ctx.shutdown : undefined,
+    );
   };
 }
 
@@ -124,28 +128,33 @@ async function relayUpgrade(
   });
   await new Promise<void>((resolve, reject) => {
     upstreamRequest.once("error", (err) => reject(unreachable(err)));
-    upstreamRequest.once("upgrade", (response: IncomingMessage, upstreamSocket: Duplex, upstreamHead: Buffer) => {
-      ctx.outcome.status = response.statusCode ?? 101;
-      client.write(serializeResponseHead(ctx.outcome.status, response.statusMessage, response.rawHeaders));
-      if (upstreamHead.length > 0) client.write(upstreamHead);
-      if (head.length > 0) upstreamSocket.write(head);
-      upstreamSocket.on("data", (chunk: Buffer) => {
-        ctx.outcome.bytesOut += chunk.length;
-      });
-      let open = 2;
-      const done = () => {
-        open -= 1;
-        if (open === 0) resolve();
-      };
-      pipeline(upstreamSocket, client).then(done, () => {
-        client.destroy();
-        resolve();
-      });
-      pipeline(client, upstreamSocket).then(done, () => {
-        upstreamSocket.destroy();
-        resolve();
-      });
-    });
+    upstreamRequest.once(
+      "upgrade",
+      (response: IncomingMessage, upstreamSocket: Duplex, upstreamHead: Buffer) => {
+        ctx.outcome.status = response.statusCode ?? 101;
+        client.write(
+          serializeResponseHead(ctx.outcome.status, response.statusMessage, response.rawHeaders),
+        );
+        if (upstreamHead.length > 0) client.write(upstreamHead);
+        if (head.length > 0) upstreamSocket.write(head);
+        upstreamSocket.on("data", (chunk: Buffer) => {
+          ctx.outcome.bytesOut += chunk.length;
+        });
+        let open = 2;
+        const done = () => {
+          open -= 1;
+          if (open === 0) resolve();
+        };
+        pipeline(upstreamSocket, client).then(done, () => {
+          client.destroy();
+          resolve();
+        });
+        pipeline(client, upstreamSocket).then(done, () => {
+          upstreamSocket.destroy();
+          resolve();
+        });
+      },
+    );
     upstreamRequest.once("response", (response: IncomingMessage) => {
       // The API server refused the upgrade (RBAC, bad request): relay its answer.
       ctx.outcome.status = response.statusCode ?? 502;
@@ -165,7 +174,12 @@ async function relayUpgrade(
           for (const v of Array.isArray(value) ? value : [String(value)]) raw.push(name, v);
         }
         raw.push("content-length", String(body.length), "connection", "close");
-        client.end(Buffer.concat([serializeResponseHead(ctx.outcome.status, response.statusMessage, raw), body]));
+        client.end(
+          Buffer.concat([
+            serializeResponseHead(ctx.outcome.status, response.statusMessage, raw),
+            body,
+          ]),
+        );
         ctx.outcome.bytesOut += body.length;
         resolve();
       });

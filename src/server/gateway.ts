@@ -101,7 +101,9 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     shutdown.abort();
     server.closeIdleConnections();
     const drained = Promise.allSettled([...inflight]);
-    const timeout = new Promise<void>((resolve) => setTimeout(resolve, options.drainTimeoutMs).unref());
+    const timeout = new Promise<void>((resolve) =>
+      setTimeout(resolve, options.drainTimeoutMs).unref(),
+    );
     await Promise.race([drained, timeout]);
     for (const socket of upgraded) socket.destroy();
     server.closeAllConnections();

@@ -1,4 +1,4 @@
-import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
 import type { Outcome } from "./context.ts";
 
 export class GatewayMetrics {
@@ -19,7 +19,9 @@ export class GatewayMetrics {
       name: "portcullis_request_duration_seconds",
       help: "Time from request to the end of the response, excluding watches and streams.",
       labelNames: ["verb", "resource"],
-      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
+      buckets: [
+        0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60,
+      ],
       registers: [this.registry],
     });
     this.#inflight = new Gauge({
@@ -39,5 +41,4 @@ export class GatewayMetrics {
     this.#requests.inc({ ...labels, code: String(outcome.status) });
     if (!longRunning) this.#duration.observe(labels, seconds);
   }
-
 }

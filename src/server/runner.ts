@@ -55,7 +55,8 @@ export function createRunner(
 
 function renderError(ctx: RequestContext, err: unknown): void {
   if (ctx.transport.kind === "upgrade") {
-    if (ctx.outcome.status === 0) ctx.outcome.status = writeStatusToSocket(ctx.transport.socket, err).code;
+    if (ctx.outcome.status === 0)
+      ctx.outcome.status = writeStatusToSocket(ctx.transport.socket, err).code;
     else ctx.transport.socket.destroy();
     logError(ctx, err);
     return;

@@ -28,7 +28,9 @@ function writePair(dir: string, name: string, pair: PemKeyPair): void {
 function stillGood(pair: PemKeyPair, hosts: string[]): boolean {
   const cert = new X509Certificate(pair.certPem);
   if (new Date(cert.validTo).getTime() - Date.now() < renewBeforeMs) return false;
-  return hosts.every((host) => cert.checkHost(host) !== undefined || cert.checkIP(host) !== undefined);
+  return hosts.every(
+    (host) => cert.checkHost(host) !== undefined || cert.checkIP(host) !== undefined,
+  );
 }
 
 /**
@@ -37,7 +39,10 @@ function stillGood(pair: PemKeyPair, hosts: string[]): boolean {
  * when the configured hosts change or it nears expiry (the CA stays, so
  * kubeconfigs already handed out keep working).
  */
-export async function ensureServingMaterial(dataDir: string, hosts: string[]): Promise<ServingMaterial> {
+export async function ensureServingMaterial(
+  dataDir: string,
+  hosts: string[],
+): Promise<ServingMaterial> {
   const dir = join(dataDir, "tls");
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   let ca = readPair(dir, "ca");
@@ -56,6 +61,7 @@ export async function ensureServingMaterial(dataDir: string, hosts: string[]): P
 /** Operator-supplied certificate files; the CA clients need is the chain's last link. */
 export function readServingFiles(certFile: string, keyFile: string): ServingMaterial {
   const certPem = readFileSync(certFile, "utf8");
-  const blocks = certPem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
+  const blocks =
+    certPem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
   return { caPem: `${blocks.at(-1) ?? certPem}\n`, certPem, keyPem: readFileSync(keyFile, "utf8") };
 }

@@ -19,22 +19,44 @@ let otherOp: TestOidcProvider;
 let agentToken: string;
 let agentUser: string;
 
+type SigningKey = Parameters<SignJWT["sign"]>[0];
+
 const audience = "portcullis";
 const ssrPath = "/apis/authentication.k8s.io/v1/selfsubjectreviews";
-const ssrBody = JSON.stringify({ apiVersion: "authentication.k8s.io/v1", kind: "SelfSubjectReview" });
+const ssrBody = JSON.stringify({
+  apiVersion: "authentication.k8s.io/v1",
+  kind: "SelfSubjectReview",
+});
 
 before(async () => {
   cluster = await startControlPlane({ controllerManager: false });
   op = await startOidcProvider({
     audience,
-    clients: [{ clientId: "deploy-bot", clientSecret: "s3cret-deploy-bot", groups: ["deployers"], kind: "agent" }],
+    clients: [
+      {
+        clientId: "deploy-bot",
+        clientSecret: "s3cret-deploy-bot",
+        groups: ["deployers"],
+        kind: "agent",
+      },
+    ],
   });
   otherOp = await startOidcProvider({
     audience,
-    clients: [{ clientId: "deploy-bot", clientSecret: "s3cret-deploy-bot", groups: ["system:masters"] }],
+    clients: [
+      { clientId: "deploy-bot", clientSecret: "s3cret-deploy-bot", groups: ["system:masters"] },
+    ],
   });
   gw = await startTestGateway(cluster, {
-    oidc: [{ issuer: op.issuer, audiences: [audience], ca: op.caPem, usernamePrefix: "oidc:", groupsPrefix: "oidc:" }],
+    oidc: [
+      {
+        issuer: op.issuer,
+        audiences: [audience],
+        ca: op.caPem,
+        usernamePrefix: "oidc:",
+        groupsPrefix: "oidc:",
+      },
+    ],
   });
   const agent = await gw.agent("bypass-agent");
   agentToken = agent.token;
@@ -102,7 +124,13 @@ describe("client impersonation headers never pass", () => {
     });
     test(`${label} is dropped when also listed in Connection`, async () => {
       const listed = Object.keys(extra).join(", ");
-      assertIsAgent(await whoami({ authorization: `Bearer ${agentToken}`, connection: `keep-alive, ${listed}`, ...extra }));
+      assertIsAgent(
+        await whoami({
+          authorization: `Bearer ${agentToken}`,
+          connection: `keep-alive, ${listed}`,
+          ...extra,
+        }),
+      );
     });
   }
 
@@ -126,7 +154,12 @@ describe("ambiguous paths are refused before anything is forwarded", () => {
   ];
   for (const path of paths) {
     test(`refuses ${path}`, async () => {
-      await assertStatus({ authorization: `Bearer ${agentToken}` }, path, 400, /portcullis: refused ambiguous request path/);
+      await assertStatus(
+        { authorization: `Bearer ${agentToken}` },
+        path,
+        400,
+        /portcullis: refused ambiguous request path/,
+      );
     });
   }
 });
@@ -139,7 +172,8 @@ describe("credentials", () => {
   test("duplicate Authorization headers: 401", async () => {
     const oidcToken = await op.token("deploy-bot");
     await assertStatus(
-      { authorization: [`Bearer ${agentToken}`, `Bearer ${oidcToken}`] },
+      // Node sends an array-valued header once per value.
+      { authorization: [`Bearer ${agentToken}`, `Bearer ${oidcToken}`] as unknown as string },
       "/api/v1/namespaces",
       401,
       /multiple Authorization headers/i,
@@ -161,19 +195,36 @@ describe("credentials", () => {
     );
   });
 
-  async function mint(claims: JWTPayload, options: { alg?: string; key?: CryptoKey | Uint8Array; kid?: string } = {}) {
+  async function mint(
+    claims: JWTPayload,
+    options: { alg?: string; key?: SigningKey; kid?: string } = {},
+  ) {
     const key = options.key ?? (await importJWK(op.signingKey, "RS256"));
     const now = Math.floor(Date.now() / 1000);
     // The claims under test override the valid defaults.
-    const payload = { sub: "deploy-bot", iss: op.issuer, aud: audience, iat: now - 60, exp: now + 600, ...claims };
+    const payload = {
+      sub: "deploy-bot",
+      iss: op.issuer,
+      aud: audience,
+      iat: now - 60,
+      exp: now + 600,
+      ...claims,
+    };
     return new SignJWT(payload)
-      .setProtectedHeader({ alg: options.alg ?? "RS256", kid: options.kid ?? op.signingKey.kid ?? "" })
-      .sign(key as Parameters<SignJWT["sign"]>[0]);
+      .setProtectedHeader({
+        alg: options.alg ?? "RS256",
+        kid: options.kid ?? op.signingKey.kid ?? "",
+      })
+      .sign(key);
   }
 
   const refusals: Array<[string, () => Promise<string>, RegExp]> = [
     ["expired", () => mint({ exp: Math.floor(Date.now() / 1000) - 3600 }), /expired/i],
-    ["not yet valid", () => mint({ nbf: Math.floor(Date.now() / 1000) + 3600 }), /not yet valid|nbf/i],
+    [
+      "not yet valid",
+      () => mint({ nbf: Math.floor(Date.now() / 1000) + 3600 }),
+      /not yet valid|nbf/i,
+    ],
     ["for another audience", () => mint({ aud: "someone-else" }), /audience/i],
     [
       "signed with alg none",
@@ -192,7 +243,9 @@ describe("credentials", () => {
       async () => {
         const publicJwk = { ...op.signingKey };
         for (const k of ["d", "p", "q", "dp", "dq", "qi"] as const) delete publicJwk[k];
-        const pem = await exportSPKI((await importJWK(publicJwk, "RS256")) as CryptoKey);
+        const pem = await exportSPKI(
+          (await importJWK(publicJwk, "RS256")) as Parameters<typeof exportSPKI>[0],
+        );
         return mint({}, { alg: "HS256", key: new TextEncoder().encode(pem) });
       },
       /algorithm|alg/i,
@@ -208,12 +261,22 @@ describe("credentials", () => {
   ];
   for (const [label, make, message] of refusals) {
     test(`a token ${label}: 401`, async () => {
-      await assertStatus({ authorization: `Bearer ${await make()}` }, "/api/v1/namespaces", 401, message);
+      await assertStatus(
+        { authorization: `Bearer ${await make()}` },
+        "/api/v1/namespaces",
+        401,
+        message,
+      );
     });
   }
 
   test("a tampered agent token: 401", async () => {
     const tampered = `${agentToken.slice(0, -2)}${agentToken.endsWith("AA") ? "BB" : "AA"}`;
-    await assertStatus({ authorization: `Bearer ${tampered}` }, "/api/v1/namespaces", 401, /token/i);
+    await assertStatus(
+      { authorization: `Bearer ${tampered}` },
+      "/api/v1/namespaces",
+      401,
+      /token/i,
+    );
   });
 });

@@ -57,10 +57,15 @@ test("client-node receives watch events through the gateway", async () => {
     () => {},
   );
   try {
-    await core.createNamespacedConfigMap({ namespace: ns, body: { metadata: { name: "watched-by-client-node" } } });
+    await core.createNamespacedConfigMap({
+      namespace: ns,
+      body: { metadata: { name: "watched-by-client-node" } },
+    });
     await Promise.race([
       gotIt,
-      new Promise((_, reject) => setTimeout(() => reject(new Error(`no event; saw ${seen.join(", ")}`)), 15_000)),
+      new Promise((_, reject) =>
+        setTimeout(() => reject(new Error(`no event; saw ${seen.join(", ")}`)), 15_000),
+      ),
     ]);
     assert.ok(seen.includes("ADDED watched-by-client-node"));
   } finally {
@@ -70,9 +75,12 @@ test("client-node receives watch events through the gateway", async () => {
 
 test("client-node sees the API server's Forbidden for what RBAC does not allow", async () => {
   const core = kc.makeApiClient(CoreV1Api);
-  await assert.rejects(core.listNamespacedSecret({ namespace: "kube-system" }), (err: { code?: number; body?: string }) => {
-    assert.equal(err.code, 403);
-    assert.match(String(err.body), /portcullis:agent:client-node-agent/);
-    return true;
-  });
+  await assert.rejects(
+    core.listNamespacedSecret({ namespace: "kube-system" }),
+    (err: { code?: number; body?: string }) => {
+      assert.equal(err.code, 403);
+      assert.match(String(err.body), /portcullis:agent:client-node-agent/);
+      return true;
+    },
+  );
 });

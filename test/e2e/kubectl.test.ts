@@ -56,7 +56,9 @@ describe("kubectl through the gateway", () => {
         if (!kubectl) return t.skip("no kubectl");
         const result = await run(["auth", "whoami", "-o", "json"]);
         assert.equal(result.code, 0, result.stderr);
-        const review = JSON.parse(result.stdout) as { status: { userInfo: { username: string; groups: string[] } } };
+        const review = JSON.parse(result.stdout) as {
+          status: { userInfo: { username: string; groups: string[] } };
+        };
         assert.equal(review.status.userInfo.username, username);
         assert.ok(review.status.userInfo.groups.includes("portcullis:agents"));
         assert.ok(!review.status.userInfo.groups.includes("system:masters"));
@@ -72,7 +74,14 @@ describe("kubectl through the gateway", () => {
         assert.match(r.stdout, /^alpha\s+1\s+/m, r.stderr);
         r = await run(["patch", "configmap", "alpha", "--type=merge", "-p", '{"data":{"k":"v2"}}']);
         assert.equal(r.code, 0, r.stderr);
-        r = await run(["patch", "configmap", "alpha", "--type=json", "-p", '[{"op":"add","path":"/data/j","value":"x"}]']);
+        r = await run([
+          "patch",
+          "configmap",
+          "alpha",
+          "--type=json",
+          "-p",
+          '[{"op":"add","path":"/data/j","value":"x"}]',
+        ]);
         assert.equal(r.code, 0, r.stderr);
         r = await run(["get", "configmap", "alpha", "-o", "json"]);
         assert.deepEqual(JSON.parse(r.stdout).data, { k: "v2", j: "x" });
@@ -86,24 +95,43 @@ describe("kubectl through the gateway", () => {
       test("apply client-side and server-side", async (t) => {
         if (!kubectl) return t.skip("no kubectl");
         const manifest = (value: string) =>
-          JSON.stringify({ apiVersion: "v1", kind: "ConfigMap", metadata: { name: "applied" }, data: { value } });
+          JSON.stringify({
+            apiVersion: "v1",
+            kind: "ConfigMap",
+            metadata: { name: "applied" },
+            data: { value },
+          });
         let r = await run(["apply", "-f", "-"], manifest("one"));
         assert.equal(r.code, 0, r.stderr);
         assert.match(r.stdout, /configmap\/applied created/);
         r = await run(["apply", "-f", "-"], manifest("two"));
         assert.match(r.stdout, /configmap\/applied configured/, r.stderr);
-        r = await run(["apply", "--server-side", "--force-conflicts", "-f", "-"], manifest("three"));
+        r = await run(
+          ["apply", "--server-side", "--force-conflicts", "-f", "-"],
+          manifest("three"),
+        );
         assert.equal(r.code, 0, r.stderr);
         assert.match(r.stdout, /serverside-applied/);
         r = await run(["get", "configmap", "applied", "-o", "json", "--show-managed-fields"]);
-        const cm = JSON.parse(r.stdout) as { data: { value: string }; metadata: { managedFields: Array<{ manager: string; operation: string }> } };
+        const cm = JSON.parse(r.stdout) as {
+          data: { value: string };
+          metadata: { managedFields: Array<{ manager: string; operation: string }> };
+        };
         assert.equal(cm.data.value, "three");
-        assert.ok(cm.metadata.managedFields.some((f) => f.operation === "Apply" && f.manager === "kubectl"));
+        assert.ok(
+          cm.metadata.managedFields.some((f) => f.operation === "Apply" && f.manager === "kubectl"),
+        );
       });
 
       test("get -w receives events while the watch stays open", async (t) => {
         if (!kubectl) return t.skip("no kubectl");
-        const watch = new KubectlStream(kubectl, kubeconfig, ["get", "configmaps", "-w", "-o", "name"]);
+        const watch = new KubectlStream(kubectl, kubeconfig, [
+          "get",
+          "configmaps",
+          "-w",
+          "-o",
+          "name",
+        ]);
         try {
           await watch.waitFor("configmap/kube-root-ca.crt");
           for (const name of ["watched-1", "watched-2"]) {
@@ -137,11 +165,17 @@ describe("RBAC per agent, enforced by the API server", () => {
     const write = await run(["create", "configmap", "nope", "-n", home]);
     assert.notEqual(write.code, 0);
     assert.match(write.stderr, /forbidden/i);
-    assert.match(write.stderr, new RegExp(`User "${agent.username}" cannot create resource "configmaps"`));
+    assert.match(
+      write.stderr,
+      new RegExp(`User "${agent.username}" cannot create resource "configmaps"`),
+    );
 
     const elsewhere = await run(["get", "configmaps", "-n", other]);
     assert.notEqual(elsewhere.code, 0);
-    assert.match(elsewhere.stderr, new RegExp(`User "${agent.username}" cannot list resource "configmaps"`));
+    assert.match(
+      elsewhere.stderr,
+      new RegExp(`User "${agent.username}" cannot list resource "configmaps"`),
+    );
 
     const secrets = await run(["get", "secrets", "-n", home]);
     assert.notEqual(secrets.code, 0, "view does not include secrets");

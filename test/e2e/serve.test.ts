@@ -34,8 +34,10 @@ class Serve {
     for (;;) {
       const match = (this.stdout + this.stderr).match(pattern);
       if (match) return match;
-      if (this.child.exitCode !== null) throw new Error(`serve exited ${this.child.exitCode}: ${this.stderr}`);
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${pattern}: ${this.stderr}`);
+      if (this.child.exitCode !== null)
+        throw new Error(`serve exited ${this.child.exitCode}: ${this.stderr}`);
+      if (Date.now() > deadline)
+        throw new Error(`timed out waiting for ${pattern}: ${this.stderr}`);
       await new Promise((r) => setTimeout(r, 100));
     }
   }
@@ -58,11 +60,26 @@ describe("portcullis serve on embedded defaults", () => {
     assert.ok(kubeconfig?.startsWith(dir), kubeconfig);
     const kubectl = (await import("../../src/cluster/build.ts")).ensureKubeBinaries();
     const binary = (await kubectl).kubectl;
-    const whoami = await runKubectl(binary, kubeconfig ?? "", ["auth", "whoami", "-o", "jsonpath={.status.userInfo.username}"]);
+    const whoami = await runKubectl(binary, kubeconfig ?? "", [
+      "auth",
+      "whoami",
+      "-o",
+      "jsonpath={.status.userInfo.username}",
+    ]);
     assert.equal(whoami.stdout, "portcullis:agent:demo-agent", whoami.stderr);
-    const create = await runKubectl(binary, kubeconfig ?? "", ["create", "configmap", "hello", "--from-literal=greeting=hi"]);
+    const create = await runKubectl(binary, kubeconfig ?? "", [
+      "create",
+      "configmap",
+      "hello",
+      "--from-literal=greeting=hi",
+    ]);
     assert.equal(create.code, 0, create.stderr);
-    const elsewhere = await runKubectl(binary, kubeconfig ?? "", ["get", "pods", "-n", "kube-system"]);
+    const elsewhere = await runKubectl(binary, kubeconfig ?? "", [
+      "get",
+      "pods",
+      "-n",
+      "kube-system",
+    ]);
     assert.match(elsewhere.stderr, /forbidden/);
     serve.child.kill("SIGTERM");
     assert.equal(await serve.exited, 0);
@@ -98,23 +115,34 @@ describe("portcullis serve with a config file", () => {
     const serve = new Serve(["--config", config], dir);
     try {
       const [, url] = await serve.waitFor(/"url":"(https:[^"]+)","msg":"gateway listening"/);
-      const made = await new Promise<{ code: number | null; out: string; err: string }>((resolveRun) => {
-        const child = spawn(cli, ["kubeconfig", "--agent", "cfg-agent", "--config", config, "--server", url ?? ""], { cwd: dir });
-        let out = "";
-        let err = "";
-        child.stdout.on("data", (d: Buffer) => {
-          out += d.toString();
-        });
-        child.stderr.on("data", (d: Buffer) => {
-          err += d.toString();
-        });
-        child.on("close", (code) => resolveRun({ code, out, err }));
-      });
+      const made = await new Promise<{ code: number | null; out: string; err: string }>(
+        (resolveRun) => {
+          const child = spawn(
+            cli,
+            ["kubeconfig", "--agent", "cfg-agent", "--config", config, "--server", url ?? ""],
+            { cwd: dir },
+          );
+          let out = "";
+          let err = "";
+          child.stdout.on("data", (d: Buffer) => {
+            out += d.toString();
+          });
+          child.stderr.on("data", (d: Buffer) => {
+            err += d.toString();
+          });
+          child.on("close", (code) => resolveRun({ code, out, err }));
+        },
+      );
       assert.equal(made.code, 0, made.err);
       assert.doesNotMatch(made.out, /insecure-skip-tls-verify/);
       const kubeconfig = join(dir, "cfg-agent.kubeconfig");
       await writeFile(kubeconfig, made.out);
-      const whoami = await runKubectl(cluster.binaries.kubectl, kubeconfig, ["auth", "whoami", "-o", "jsonpath={.status.userInfo.username}"]);
+      const whoami = await runKubectl(cluster.binaries.kubectl, kubeconfig, [
+        "auth",
+        "whoami",
+        "-o",
+        "jsonpath={.status.userInfo.username}",
+      ]);
       assert.equal(whoami.stdout, "portcullis:agent:cfg-agent", whoami.stderr);
     } finally {
       serve.child.kill("SIGTERM");

@@ -22,7 +22,10 @@ export interface TestGateway {
   dataDir: string;
   agents: AgentTokenStore;
   /** Creates an agent and writes its kubeconfig; returns the path and token. */
-  agent(name: string, options?: { groups?: string[]; namespace?: string }): Promise<{ kubeconfig: string; token: string; username: string }>;
+  agent(
+    name: string,
+    options?: { groups?: string[]; namespace?: string },
+  ): Promise<{ kubeconfig: string; token: string; username: string }>;
   /** Writes a kubeconfig for an arbitrary bearer token (e.g. an OIDC JWT). */
   kubeconfigForToken(name: string, token: string): Promise<string>;
   close(): Promise<void>;
@@ -51,11 +54,21 @@ export async function startTestGateway(
   );
   const url = gateway.url.replace("127.0.0.1", "localhost");
 
-  async function kubeconfigForToken(name: string, token: string, namespace?: string): Promise<string> {
+  async function kubeconfigForToken(
+    name: string,
+    token: string,
+    namespace?: string,
+  ): Promise<string> {
     const path = join(dataDir, `${name}.kubeconfig`);
     await writeFile(
       path,
-      renderKubeconfig({ name, server: url, caPem: serving.caPem, token, ...(namespace ? { namespace } : {}) }),
+      renderKubeconfig({
+        name,
+        server: url,
+        caPem: serving.caPem,
+        token,
+        ...(namespace ? { namespace } : {}),
+      }),
       { mode: 0o600 },
     );
     return path;
@@ -89,7 +102,15 @@ export async function bindRole(
 ): Promise<void> {
   const name = `${user.replaceAll(":", "-")}-${clusterRole}`;
   const args = namespace
-    ? ["create", "rolebinding", name, `--clusterrole=${clusterRole}`, `--user=${user}`, "-n", namespace]
+    ? [
+        "create",
+        "rolebinding",
+        name,
+        `--clusterrole=${clusterRole}`,
+        `--user=${user}`,
+        "-n",
+        namespace,
+      ]
     : ["create", "clusterrolebinding", name, `--clusterrole=${clusterRole}`, `--user=${user}`];
   const result = await cluster.kubectl(args);
   if (result.code !== 0) throw new Error(`bind ${clusterRole} to ${user}: ${result.stderr}`);

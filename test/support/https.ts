@@ -1,5 +1,5 @@
-import { request } from "node:https";
 import type { OutgoingHttpHeaders } from "node:http";
+import { request } from "node:https";
 
 export interface RawResponse {
   status: number;
@@ -35,7 +35,11 @@ export function rawRequest(
         res.on("data", (c: Buffer) => chunks.push(c));
         res.on("error", reject);
         res.on("end", () =>
-          resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString("utf8") }),
+          resolve({
+            status: res.statusCode ?? 0,
+            headers: res.headers,
+            body: Buffer.concat(chunks).toString("utf8"),
+          }),
         );
       },
     );

@@ -8,7 +8,9 @@ export interface KubectlRun {
 }
 
 /** The machine's own kubectl, when it has one (a different version from ours). */
-export const systemKubectl = ["/usr/bin/kubectl", "/usr/local/bin/kubectl"].find((p) => existsSync(p));
+export const systemKubectl = ["/usr/bin/kubectl", "/usr/local/bin/kubectl"].find((p) =>
+  existsSync(p),
+);
 
 /** Runs a kubectl binary to completion. */
 export function runKubectl(
@@ -44,7 +46,9 @@ export class KubectlStream {
   readonly exited: Promise<number>;
 
   constructor(binary: string, kubeconfig: string, args: string[]) {
-    this.child = spawn(binary, ["--kubeconfig", kubeconfig, ...args], { stdio: ["ignore", "pipe", "pipe"] });
+    this.child = spawn(binary, ["--kubeconfig", kubeconfig, ...args], {
+      stdio: ["ignore", "pipe", "pipe"],
+    });
     this.child.stdout?.on("data", (d: Buffer) => {
       this.stdout += d.toString();
     });
@@ -59,7 +63,9 @@ export class KubectlStream {
     const deadline = Date.now() + timeoutMs;
     while (!this.stdout.includes(text)) {
       if (Date.now() > deadline) {
-        throw new Error(`timed out waiting for ${JSON.stringify(text)}; stdout=${this.stdout} stderr=${this.stderr}`);
+        throw new Error(
+          `timed out waiting for ${JSON.stringify(text)}; stdout=${this.stdout} stderr=${this.stderr}`,
+        );
       }
       await new Promise((r) => setTimeout(r, 50));
     }
