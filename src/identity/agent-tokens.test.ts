@@ -93,7 +93,7 @@ describe("agent tokens", () => {
   });
 
   test("a running store sees tokens created and revoked by another process", async () => {
-    const gateway = await AgentTokenStore.open(dataDir);
+    const gateway = await AgentTokenStore.open(dataDir, undefined, { recheckMs: 0 });
     const cli = await AgentTokenStore.open(dataDir);
     const { token } = await cli.create("late-arrival");
     assert.equal((await gateway.verify(token)).subject, "late-arrival");
@@ -101,8 +101,19 @@ describe("agent tokens", () => {
     await assertRefused(gateway.verify(token), /was revoked/);
   });
 
+  test("by default a revocation from another process takes effect within a second", async () => {
+    const gateway = await AgentTokenStore.open(dataDir);
+    const cli = await AgentTokenStore.open(dataDir);
+    const { token } = await cli.create("soon-revoked");
+    await new Promise((r) => setTimeout(r, 1050));
+    assert.equal((await gateway.verify(token)).subject, "soon-revoked");
+    await cli.revoke("soon-revoked");
+    await new Promise((r) => setTimeout(r, 1050));
+    await assertRefused(gateway.verify(token), /was revoked/);
+  });
+
   test("fails closed when agents.json cannot be parsed", async () => {
-    const store = await AgentTokenStore.open(dataDir);
+    const store = await AgentTokenStore.open(dataDir, undefined, { recheckMs: 0 });
     const { token } = await store.create("victim");
     await writeFile(store.path, "{ not json", { mode: 0o600 });
     await assertRefused(store.verify(token), /agent tokens are unavailable/);

@@ -50,6 +50,8 @@ function unauthenticated(message: string, cause?: unknown): PortcullisError {
   return new PortcullisError("unauthenticated", message, { cause });
 }
 
+const defaultRecheckMs = 1000;
+
 export class AgentTokenStore {
   readonly path: string;
   readonly #config: AgentTokensConfig;
@@ -59,17 +61,31 @@ export class AgentTokenStore {
   #version: string | undefined;
   #loadError: unknown;
   #refreshing: Promise<void> | undefined;
+  readonly #recheckMs: number;
+  #checkedAt = 0;
 
-  private constructor(path: string, config: AgentTokensConfig) {
+  private constructor(path: string, config: AgentTokensConfig, recheckMs: number) {
     this.path = path;
     this.#config = config;
+    this.#recheckMs = recheckMs;
   }
 
-  static async open(dataDir: string, config?: AgentTokensConfig): Promise<AgentTokenStore> {
+  /**
+   * `recheckMs` bounds how stale the gateway's view of agents.json may be when
+   * verifying: a stat per request costs a file open on every call, so by
+   * default a token created or revoked from the CLI takes effect within one
+   * second. Writes always re-read the file first.
+   */
+  static async open(
+    dataDir: string,
+    config?: AgentTokensConfig,
+    options: { recheckMs?: number } = {},
+  ): Promise<AgentTokenStore> {
     await mkdir(dataDir, { recursive: true, mode: 0o700 });
     const store = new AgentTokenStore(
       join(dataDir, "agents.json"),
       config ?? agentTokensSchema.parse({}),
+      options.recheckMs ?? defaultRecheckMs,
     );
     await store.#refresh();
     return store;
@@ -135,7 +151,7 @@ export class AgentTokenStore {
     if (match === null) {
       throw unauthenticated("portcullis: malformed agent token (expected pcat_<id>_<secret>)");
     }
-    await this.#refresh();
+    if (performance.now() - this.#checkedAt >= this.#recheckMs) await this.#refresh();
     if (this.#loadError !== undefined) {
       // Fail closed: a file we cannot read might hold a revocation.
       throw unauthenticated(
@@ -178,6 +194,7 @@ export class AgentTokenStore {
   }
 
   #refresh(): Promise<void> {
+    this.#checkedAt = performance.now();
     this.#refreshing ??= this.#reloadIfChanged().finally(() => {
       this.#refreshing = undefined;
     });

@@ -21,6 +21,12 @@ function upstreamHeaders(ctx: Classified): OutgoingHttpHeaders {
   };
 }
 
+/** RFC 9112 §6.3: a request has a body only if it says so. */
+function hasBody(req: IncomingMessage): boolean {
+  const length = req.headers["content-length"];
+  return req.headers["transfer-encoding"] !== undefined || (length !== undefined && length !== "0");
+}
+
 function unreachable(err: unknown): PortcullisError {
   const code = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
   return new PortcullisError(
@@ -45,15 +51,23 @@ export function forwardStage(upstream: Upstream): Terminal<Classified> {
     });
     const upstreamResponse = await new Promise<IncomingMessage>((resolve, reject) => {
       upstreamRequest.once("response", resolve);
-      upstreamRequest.once("error", (err) => reject(unreachable(err)));
-      // Request body streams with backpressure; a failure surfaces as the
-      // request's own error (or the client's abort) above.
-      pipeline(ctx.req, upstreamRequest).catch(() => {});
+      // A client that leaves aborts this call too (ctx.signal): that is not the
+      // API server being unreachable, and the runner records it as 499.
+      upstreamRequest.once("error", (err) => reject(ctx.signal.aborted ? err : unreachable(err)));
+      if (hasBody(ctx.req)) {
+        // Request body streams with backpressure; a failure surfaces as the
+        // request's own error (or the client's abort) above.
+        pipeline(ctx.req, upstreamRequest).catch(() => {});
+      } else {
+        ctx.req.resume();
+        upstreamRequest.end();
+      }
     });
     ctx.outcome.status = upstreamResponse.statusCode ?? 502;
     res.writeHead(ctx.outcome.status, forwardableResponseHeaders(upstreamResponse.headers));
-    // Watches send headers long before the first event; clients wait for them.
-    res.flushHeaders();
+    // A watch sends headers long before its first event and clients wait for
+    // them; other responses let headers ride with the first body chunk.
+    if (ctx.requestInfo.verb === "watch") res.flushHeaders();
     upstreamResponse.on("data", (chunk: Buffer) => {
       ctx.outcome.bytesOut += chunk.length;
     });

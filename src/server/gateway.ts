@@ -43,8 +43,17 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const upgraded = new Set<Duplex>();
 
   function dispatch(req: IncomingMessage, transport: Transport, socket: Socket): void {
+    // One listener per request on the request's own objects: keep-alive
+    // sockets serve many requests, so listeners on the socket would pile up.
     const client = new AbortController();
-    socket.once("close", () => client.abort());
+    if (transport.kind === "http") {
+      const res = transport.res;
+      res.once("close", () => {
+        if (!res.writableFinished) client.abort();
+      });
+    } else {
+      transport.socket.once("close", () => client.abort());
+    }
     const id = randomUUID();
     const ctx: RequestContext = {
       id,

@@ -1,0 +1,51 @@
+/**
+ * Benchmarks: `npm run bench -- NAME [--option value]`. Each prints a table
+ * and, last, one JSON line with the figures.
+ */
+import { parseArgs } from "node:util";
+import { runOverhead } from "./overhead.ts";
+
+const usage = `usage: npm run bench -- overhead [--rate 200] [--seconds 20] [--saturate-seconds 10]
+                         [--concurrency 32] [--soak-seconds 300]
+
+  overhead   latency (p50/p99 at a fixed rate), throughput at saturation and
+             gateway memory over a soak: direct to the API server vs through
+             the gateway, for GET of a small ConfigMap and LIST of 500.`;
+
+const { positionals, values } = parseArgs({
+  allowPositionals: true,
+  options: {
+    rate: { type: "string", default: "200" },
+    seconds: { type: "string", default: "20" },
+    "saturate-seconds": { type: "string", default: "10" },
+    concurrency: { type: "string", default: "32" },
+    "soak-seconds": { type: "string", default: "300" },
+    help: { type: "boolean", short: "h" },
+  },
+});
+
+const name = positionals[0];
+if (values.help || name !== "overhead") {
+  process.stdout.write(`${usage}\n`);
+  process.exit(values.help ? 0 : 2);
+}
+
+const fmt = (n: unknown) => (typeof n === "number" ? (Number.isInteger(n) ? String(n) : n.toFixed(3)) : String(n));
+
+const result = await runOverhead({
+  rate: Number(values.rate),
+  seconds: Number(values.seconds),
+  saturateSeconds: Number(values["saturate-seconds"]),
+  concurrency: Number(values.concurrency),
+  soakSeconds: Number(values["soak-seconds"]),
+});
+const rows = result.workloads as Array<Record<string, unknown>>;
+const columns = Object.keys(rows[0] ?? {});
+process.stdout.write(`${columns.join("\t")}\n`);
+for (const row of rows) process.stdout.write(`${columns.map((c) => fmt(row[c])).join("\t")}\n`);
+const memory = result.memory as Record<string, number>;
+if (Object.keys(memory).length > 0) {
+  process.stdout.write(`memory\t${Object.entries(memory).map(([k, v]) => `${k}=${fmt(v)}`).join("\t")}\n`);
+}
+process.stdout.write(`${JSON.stringify(result)}\n`);
+process.exit(0);
