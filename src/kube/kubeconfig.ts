@@ -92,6 +92,11 @@ export function readKubeconfig(path: string, contextName?: string): UpstreamTarg
   if (caPem) target.caPem = caPem;
   const cert = inline(user["client-certificate-data"], user["client-certificate"], base);
   const key = inline(user["client-key-data"], user["client-key"], base);
+  if ((cert === undefined) !== (key === undefined)) {
+    throw new Error(
+      `${path}: user "${context.user}" has a client certificate without its key, or a key without its certificate`,
+    );
+  }
   if (cert && key) {
     target.clientCertPem = cert;
     target.clientKeyPem = key;

@@ -140,6 +140,9 @@ async function relayUpgrade(
     headers,
     signal: ctx.signal,
   });
+  // Two pipelines plus the server's own listeners exceed Node's default of
+  // ten `close` listeners on the client socket; that is expected, not a leak.
+  client.setMaxListeners(32);
   await new Promise<void>((resolve, reject) => {
     upstreamRequest.once("error", (err) => reject(unreachable(err)));
     upstreamRequest.once(
