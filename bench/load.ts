@@ -4,8 +4,9 @@
  * cannot hide queueing — no coordinated omission) and a closed-loop one for
  * throughput at saturation.
  */
-import https from "node:https";
+
 import type { OutgoingHttpHeaders } from "node:http";
+import https from "node:https";
 
 export interface Target {
   url: string;
@@ -28,7 +29,13 @@ export function get(target: Target, path: string): Promise<number> {
   const url = new URL(path, target.url);
   return new Promise((resolve, reject) => {
     const req = https.request(
-      { host: url.hostname, port: url.port, path: url.pathname + url.search, headers: target.headers, agent: target.agent },
+      {
+        host: url.hostname,
+        port: url.port,
+        path: url.pathname + url.search,
+        headers: target.headers,
+        agent: target.agent,
+      },
       (res) => {
         res.resume();
         res.on("end", () => resolve(res.statusCode ?? 0));
@@ -55,7 +62,12 @@ export function percentile(sorted: number[], p: number): number {
 }
 
 /** Sends `rate` requests per second for `seconds`, regardless of how fast answers come. */
-export async function fixedRate(target: Target, path: string, rate: number, seconds: number): Promise<LatencyResult> {
+export async function fixedRate(
+  target: Target,
+  path: string,
+  rate: number,
+  seconds: number,
+): Promise<LatencyResult> {
   const total = Math.round(rate * seconds);
   const intervalMs = 1000 / rate;
   const latencies: number[] = [];
@@ -92,7 +104,12 @@ export async function fixedRate(target: Target, path: string, rate: number, seco
 }
 
 /** `concurrency` workers each sending back-to-back requests for `seconds`. */
-export async function saturate(target: Target, path: string, concurrency: number, seconds: number): Promise<number> {
+export async function saturate(
+  target: Target,
+  path: string,
+  concurrency: number,
+  seconds: number,
+): Promise<number> {
   const deadline = performance.now() + seconds * 1000;
   let done = 0;
   const worker = async () => {

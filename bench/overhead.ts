@@ -20,6 +20,8 @@ export interface OverheadOptions {
   saturateSeconds: number;
   concurrency: number;
   soakSeconds: number;
+  /** "get", "list" or "all". */
+  workload: string;
 }
 
 const say = (line: string) => process.stderr.write(`${line}\n`);
@@ -41,14 +43,21 @@ async function waitReady(target: Target): Promise<void> {
   }
 }
 
-async function seed(kubectl: (args: string[], input?: string) => Promise<void>, ns: string, count: number) {
+async function seed(
+  kubectl: (args: string[], input?: string) => Promise<void>,
+  ns: string,
+  count: number,
+) {
   const items = Array.from({ length: count }, (_, i) => ({
     apiVersion: "v1",
     kind: "ConfigMap",
     metadata: { name: `cm-${i}`, labels: { app: "bench" } },
     data: { "settings.json": JSON.stringify({ index: i, region: "us-east-1", enabled: true }) },
   }));
-  await kubectl(["apply", "-n", ns, "-f", "-"], JSON.stringify({ apiVersion: "v1", kind: "List", items }));
+  await kubectl(
+    ["apply", "-n", ns, "-f", "-"],
+    JSON.stringify({ apiVersion: "v1", kind: "List", items }),
+  );
 }
 
 export async function runOverhead(options: OverheadOptions): Promise<Record<string, unknown>> {
@@ -66,8 +75,24 @@ export async function runOverhead(options: OverheadOptions): Promise<Record<stri
     await kubectl(["create", "configmap", "small", "-n", ns, "--from-literal=greeting=hello"]);
     await seed(kubectl, ns, 500);
     const user = "portcullis:agent:bench";
-    await kubectl(["create", "role", "cm-reader", "-n", ns, "--verb=get,list", "--resource=configmaps"]);
-    await kubectl(["create", "rolebinding", "cm-reader", "-n", ns, "--role=cm-reader", `--user=${user}`]);
+    await kubectl([
+      "create",
+      "role",
+      "cm-reader",
+      "-n",
+      ns,
+      "--verb=get,list",
+      "--resource=configmaps",
+    ]);
+    await kubectl([
+      "create",
+      "rolebinding",
+      "cm-reader",
+      "-n",
+      ns,
+      "--role=cm-reader",
+      `--user=${user}`,
+    ]);
 
     const agents = await AgentTokenStore.open(dir);
     const { token, agent } = await agents.create("bench");
@@ -115,19 +140,49 @@ export async function runOverhead(options: OverheadOptions): Promise<Record<stri
 
     const workloads = [
       { name: "GET small ConfigMap", path: `/api/v1/namespaces/${ns}/configmaps/small` },
-      { name: "LIST 500 ConfigMaps", path: `/api/v1/namespaces/${ns}/configmaps?labelSelector=app%3Dbench` },
+      {
+        name: "LIST 500 ConfigMaps",
+        path: `/api/v1/namespaces/${ns}/configmaps?labelSelector=app%3Dbench`,
+      },
     ];
     const rows: Array<Record<string, number | string>> = [];
-    for (const workload of workloads) {
+    const chosen = workloads.filter(
+      (w) => options.workload === "all" || w.name.toLowerCase().startsWith(options.workload),
+    );
+    for (const workload of chosen) {
       say(`${workload.name}: warming up…`);
       await fixedRate(direct, workload.path, options.rate, 3);
       await fixedRate(viaGateway, workload.path, options.rate, 3);
-      say(`${workload.name}: ${options.rate} req/s for ${options.seconds}s, direct then through the gateway…`);
-      const d: LatencyResult = await fixedRate(direct, workload.path, options.rate, options.seconds);
-      const g: LatencyResult = await fixedRate(viaGateway, workload.path, options.rate, options.seconds);
-      say(`${workload.name}: saturation with ${options.concurrency} concurrent clients, ${options.saturateSeconds}s each…`);
-      const dMax = await saturate(direct, workload.path, options.concurrency, options.saturateSeconds);
-      const gMax = await saturate(viaGateway, workload.path, options.concurrency, options.saturateSeconds);
+      say(
+        `${workload.name}: ${options.rate} req/s for ${options.seconds}s, direct then through the gateway…`,
+      );
+      const d: LatencyResult = await fixedRate(
+        direct,
+        workload.path,
+        options.rate,
+        options.seconds,
+      );
+      const g: LatencyResult = await fixedRate(
+        viaGateway,
+        workload.path,
+        options.rate,
+        options.seconds,
+      );
+      say(
+        `${workload.name}: saturation with ${options.concurrency} concurrent clients, ${options.saturateSeconds}s each…`,
+      );
+      const dMax = await saturate(
+        direct,
+        workload.path,
+        options.concurrency,
+        options.saturateSeconds,
+      );
+      const gMax = await saturate(
+        viaGateway,
+        workload.path,
+        options.concurrency,
+        options.saturateSeconds,
+      );
       rows.push({
         workload: workload.name,
         directP50Ms: d.p50Ms,
@@ -145,7 +200,9 @@ export async function runOverhead(options: OverheadOptions): Promise<Record<stri
 
     let memory: Record<string, number> = {};
     if (options.soakSeconds > 0 && gatewayPid !== undefined) {
-      say(`memory soak: ${options.rate} req/s mixed GET/LIST through the gateway for ${options.soakSeconds}s…`);
+      say(
+        `memory soak: ${options.rate} req/s mixed GET/LIST through the gateway for ${options.soakSeconds}s…`,
+      );
       const samples: number[] = [];
       const pid = gatewayPid;
       const sampler = setInterval(() => samples.push(rssMiB(pid)), 5000);
@@ -170,7 +227,13 @@ export async function runOverhead(options: OverheadOptions): Promise<Record<stri
       };
       void half;
     }
-    return { benchmark: "overhead", rate: options.rate, seconds: options.seconds, workloads: rows, memory };
+    return {
+      benchmark: "overhead",
+      rate: options.rate,
+      seconds: options.seconds,
+      workloads: rows,
+      memory,
+    };
   } finally {
     await stopGateway();
     await cluster.stop();

@@ -7,6 +7,7 @@ import { runOverhead } from "./overhead.ts";
 
 const usage = `usage: npm run bench -- overhead [--rate 200] [--seconds 20] [--saturate-seconds 10]
                          [--concurrency 32] [--soak-seconds 300]
+                         [--workload all|get|list]
 
   overhead   latency (p50/p99 at a fixed rate), throughput at saturation and
              gateway memory over a soak: direct to the API server vs through
@@ -20,6 +21,7 @@ const { positionals, values } = parseArgs({
     "saturate-seconds": { type: "string", default: "10" },
     concurrency: { type: "string", default: "32" },
     "soak-seconds": { type: "string", default: "300" },
+    workload: { type: "string", default: "all" },
     help: { type: "boolean", short: "h" },
   },
 });
@@ -30,7 +32,8 @@ if (values.help || name !== "overhead") {
   process.exit(values.help ? 0 : 2);
 }
 
-const fmt = (n: unknown) => (typeof n === "number" ? (Number.isInteger(n) ? String(n) : n.toFixed(3)) : String(n));
+const fmt = (n: unknown) =>
+  typeof n === "number" ? (Number.isInteger(n) ? String(n) : n.toFixed(3)) : String(n);
 
 const result = await runOverhead({
   rate: Number(values.rate),
@@ -38,6 +41,7 @@ const result = await runOverhead({
   saturateSeconds: Number(values["saturate-seconds"]),
   concurrency: Number(values.concurrency),
   soakSeconds: Number(values["soak-seconds"]),
+  workload: values.workload ?? "all",
 });
 const rows = result.workloads as Array<Record<string, unknown>>;
 const columns = Object.keys(rows[0] ?? {});
@@ -45,7 +49,11 @@ process.stdout.write(`${columns.join("\t")}\n`);
 for (const row of rows) process.stdout.write(`${columns.map((c) => fmt(row[c])).join("\t")}\n`);
 const memory = result.memory as Record<string, number>;
 if (Object.keys(memory).length > 0) {
-  process.stdout.write(`memory\t${Object.entries(memory).map(([k, v]) => `${k}=${fmt(v)}`).join("\t")}\n`);
+  process.stdout.write(
+    `memory\t${Object.entries(memory)
+      .map(([k, v]) => `${k}=${fmt(v)}`)
+      .join("\t")}\n`,
+  );
 }
 process.stdout.write(`${JSON.stringify(result)}\n`);
 process.exit(0);

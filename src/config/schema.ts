@@ -43,6 +43,68 @@ const upstreamSchema = z
     message: "choose either inCluster or kubeconfig, not both",
   });
 
+const auditSchema = z
+  .object({
+    /** Where the log lives: SQLite (default, one gateway) or PostgreSQL (replicas share it). */
+    store: z
+      .union([
+        z.object({ sqlite: z.object({ path: z.string().min(1).optional() }).strict() }).strict(),
+        z
+          .object({
+            postgres: z
+              .object({
+                connectionString: z.union([z.string().min(1), secretRefSchema]),
+                schema: z
+                  .string()
+                  .regex(/^[a-z_][a-z0-9_]*$/)
+                  .default("portcullis"),
+              })
+              .strict(),
+          })
+          .strict(),
+      ])
+      .default({ sqlite: {} }),
+    /** Level for calls no policy rule sets: Metadata, Request or RequestResponse. */
+    level: z.enum(["Metadata", "Request", "RequestResponse"]).default("RequestResponse"),
+    /** Bodies up to this size are kept inside the record; larger ones as blobs. */
+    maxInlineBytes: z
+      .number()
+      .int()
+      .min(0)
+      .max(16 << 20)
+      .default(64 << 10),
+    /** At most this much of each response is kept (watches never end). */
+    maxResponseBytes: z
+      .number()
+      .int()
+      .min(0)
+      .max(256 << 20)
+      .default(1 << 20),
+    checkpoint: z
+      .object({
+        everyRecords: z.number().int().positive().default(1000),
+        everySeconds: z.number().positive().max(3600).default(10),
+      })
+      .strict()
+      .default({ everyRecords: 1000, everySeconds: 10 }),
+    /**
+     * The checkpoint signing key (a note signer key, `PRIVATE+KEY+…`). Default:
+     * created on first start in <dataDir>/audit/. Replicas sharing one
+     * PostgreSQL log must share the key.
+     */
+    signingKey: secretRefSchema.optional(),
+    retention: z
+      .object({
+        /** Records older than this are pruned (whole ranges below a checkpoint). */
+        maxAgeDays: z.number().positive().optional(),
+        /** How often pruning runs. */
+        everyMinutes: z.number().positive().default(60),
+      })
+      .strict()
+      .default({ everyMinutes: 60 }),
+  })
+  .strict();
+
 const drainSchema = z
   .object({
     /** How long shutdown waits for in-flight requests before closing them. */
@@ -62,6 +124,7 @@ export const configSchema = z
     /** The Kubernetes API server. Absent: a local control plane is started (sandbox). */
     upstream: upstreamSchema.optional(),
     authentication: authenticationSchema.default(authenticationSchema.parse({})),
+    audit: auditSchema.default(auditSchema.parse({})),
     logging: z
       .object({
         level: z
@@ -76,3 +139,4 @@ export const configSchema = z
 
 export type Config = z.infer<typeof configSchema>;
 export type UpstreamSettings = z.infer<typeof upstreamSchema>;
+export type AuditSettings = z.infer<typeof auditSchema>;

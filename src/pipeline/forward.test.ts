@@ -14,11 +14,12 @@ import { Readable } from "node:stream";
 import { after, before, describe, test } from "node:test";
 import { pino } from "pino";
 import { WebSocket, WebSocketServer } from "ws";
+import { openTestAuditLog } from "../../test/support/audit.ts";
 import { PortcullisError } from "../errors.ts";
 import type { Authenticator } from "../identity/authenticate.ts";
 import type { Identity } from "../identity/identity.ts";
 import { Upstream } from "../kube/upstream.ts";
-import type { Classified } from "../server/context.ts";
+import type { Recorded } from "../server/context.ts";
 import { type Gateway, startGateway } from "../server/gateway.ts";
 import { createCertificateAuthority, issueServingCertificate } from "../tls/pki.ts";
 import type { ServingMaterial } from "../tls/serving.ts";
@@ -224,14 +225,15 @@ async function startTestGateway(upstream: Upstream): Promise<Gateway> {
   })();
   const serving = await gatewayServing;
   caPem = serving.caPem;
+  const audit = await openTestAuditLog();
   return startGateway({
     address: "127.0.0.1",
     port: 0,
     serving,
-    upstream,
-    authenticator: fakeAuthenticator,
+    deps: { upstream, authenticator: fakeAuthenticator, audit: audit.stage },
     log: pino({ level: "silent" }),
     drainTimeoutMs: 1000,
+    onClosed: [() => audit.close()],
   });
 }
 
@@ -539,7 +541,10 @@ describe("forward with the API server unreachable", () => {
       identity,
       requestInfo: { verb: "list" },
       outcome: { status: 0, bytesOut: 0, verb: "", resource: "", user: "" },
-    } as unknown as Classified;
+      requestBody: undefined,
+      onResponseChunk: undefined,
+      beforeResponseEnd: undefined,
+    } as unknown as Recorded;
     try {
       await assert.rejects(
         forwardStage(upstream)(ctx),

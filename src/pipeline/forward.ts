@@ -5,7 +5,7 @@ import { PortcullisError } from "../errors.ts";
 import { forwardableRequestHeaders, forwardableResponseHeaders } from "../kube/headers.ts";
 import { impersonationHeaders } from "../kube/impersonation.ts";
 import type { Upstream } from "../kube/upstream.ts";
-import type { Classified, Terminal } from "../server/context.ts";
+import type { Classified, Recorded, Terminal } from "../server/context.ts";
 import { serializeResponseHead } from "../server/raw-response.ts";
 
 /** Largest non-101 answer to an upgrade request that is relayed (a Status, in practice). */
@@ -37,7 +37,7 @@ function unreachable(err: unknown): PortcullisError {
 }
 
 /** Sends the call upstream as the caller and streams the answer back. */
-export function forwardStage(upstream: Upstream): Terminal<Classified> {
+export function forwardStage(upstream: Upstream): Terminal<Recorded> {
   return async function forward(ctx) {
     if (ctx.transport.kind === "upgrade") {
       return relayUpgrade(ctx, upstream, ctx.transport.socket, ctx.transport.head);
@@ -54,7 +54,11 @@ export function forwardStage(upstream: Upstream): Terminal<Classified> {
       // A client that leaves aborts this call too (ctx.signal): that is not the
       // API server being unreachable, and the runner records it as 499.
       upstreamRequest.once("error", (err) => reject(ctx.signal.aborted ? err : unreachable(err)));
-      if (hasBody(ctx.req)) {
+      if (ctx.requestBody !== undefined) {
+        // Already read (to be recorded first): send exactly those bytes.
+        upstreamRequest.setHeader("content-length", ctx.requestBody.length);
+        upstreamRequest.end(ctx.requestBody);
+      } else if (hasBody(ctx.req)) {
         // Request body streams with backpressure; a failure surfaces as the
         // request's own error (or the client's abort) above.
         pipeline(ctx.req, upstreamRequest).catch(() => {});
@@ -68,41 +72,69 @@ export function forwardStage(upstream: Upstream): Terminal<Classified> {
     // A watch sends headers long before its first event and clients wait for
     // them; other responses let headers ride with the first body chunk.
     if (ctx.requestInfo.verb === "watch") res.flushHeaders();
-    upstreamResponse.on("data", (chunk: Buffer) => {
-      ctx.outcome.bytesOut += chunk.length;
-    });
-    await relayResponse(
-      upstreamResponse,
-      res,
-      ctx.requestInfo.verb === "watch" ? ctx.shutdown : undefined,
-    );
+    await relayResponse(ctx, upstreamResponse, res);
   };
 }
 
 /**
- * Streams the upstream body to the client with backpressure (`pipe`). Either
- * side closing early destroys the other: a client that leaves a watch closes
- * the upstream connection, and an upstream failure aborts the client's
- * response rather than ending it as if it were complete. On `endCleanly`
- * (graceful shutdown) a watch ends with a proper terminating chunk, as the API
- * server's own shutdown does, so clients simply re-establish it.
+ * Streams the upstream body to the client with backpressure. Either side
+ * closing early destroys the other: a client that leaves a watch closes the
+ * upstream connection, and an upstream failure aborts the client's response
+ * rather than ending it as if it were complete.
+ *
+ * The end of the answer is held back until `beforeResponseEnd` resolves, so
+ * the client cannot see the whole answer before its completion record is
+ * durable.
+ * On graceful shutdown a watch ends with a proper terminating chunk, as the
+ * API server's own shutdown does, so clients simply re-establish it.
  */
 function relayResponse(
+  ctx: Recorded,
   upstreamResponse: IncomingMessage,
   res: ServerResponse,
-  endCleanly: AbortSignal | undefined,
 ): Promise<void> {
+  const endCleanly = ctx.requestInfo.verb === "watch" ? ctx.shutdown : undefined;
   return new Promise<void>((resolve, reject) => {
-    const onShutdown = () => {
-      upstreamResponse.unpipe(res);
-      upstreamResponse.destroy();
+    let held: Buffer | undefined;
+    let ending = false;
+    const send = (chunk: Buffer) => {
+      ctx.outcome.bytesOut += chunk.length;
+      ctx.onResponseChunk?.(chunk);
+      if (!res.write(chunk)) upstreamResponse.pause();
+    };
+    const finish = async () => {
+      if (ending) return;
+      ending = true;
+      cleanup();
+      try {
+        await ctx.beforeResponseEnd?.();
+      } catch (err) {
+        res.destroy();
+        reject(err);
+        return;
+      }
+      if (held) send(held);
+      held = undefined;
       res.end();
     };
+    const onShutdown = () => {
+      upstreamResponse.destroy();
+      void finish();
+    };
     const cleanup = () => endCleanly?.removeEventListener("abort", onShutdown);
-    res.once("finish", () => {
-      cleanup();
-      resolve();
+    // With Content-Length the client knows the answer is complete on its last
+    // byte, so that chunk waits; a chunked (streaming) response is complete
+    // only at its terminating chunk, so its data flows at once (watch events,
+    // followed logs) and only res.end() waits.
+    const holdLast = upstreamResponse.headers["content-length"] !== undefined;
+    upstreamResponse.on("data", (chunk: Buffer) => {
+      if (!holdLast) return send(chunk);
+      if (held) send(held);
+      held = chunk;
     });
+    res.on("drain", () => upstreamResponse.resume());
+    upstreamResponse.once("end", () => void finish());
+    res.once("finish", resolve);
     res.once("close", () => {
       cleanup();
       if (!res.writableFinished) {
@@ -111,16 +143,17 @@ function relayResponse(
       }
     });
     upstreamResponse.once("error", (err) => {
-      if (res.writableEnded) return;
+      if (ending) return;
       cleanup();
       reject(err);
     });
     upstreamResponse.once("aborted", () => {
-      if (!res.writableEnded) reject(new Error("upstream aborted the response"));
+      if (ending) return;
+      cleanup();
+      reject(new Error("the API server aborted the response"));
     });
     if (endCleanly?.aborted) return onShutdown();
     endCleanly?.addEventListener("abort", onShutdown, { once: true });
-    upstreamResponse.pipe(res);
   });
 }
 

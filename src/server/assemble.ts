@@ -1,4 +1,5 @@
 import type { Logger } from "pino";
+import { type AuditLog, openAuditLog } from "../audit/open.ts";
 import type { Config } from "../config/schema.ts";
 import { resolveSecret } from "../config/secret.ts";
 import type { AgentTokenStore } from "../identity/agent-tokens.ts";
@@ -35,18 +36,38 @@ export async function assembleGateway(
   target: UpstreamTarget,
   agentTokens: AgentTokenStore,
   log: Logger,
-): Promise<{ gateway: Gateway; serving: ServingMaterial }> {
+): Promise<{ gateway: Gateway; serving: ServingMaterial; audit: AuditLog }> {
   const serving = await servingMaterial(config);
   const upstream = new Upstream(target, { maxSockets: config.upstream?.maxSockets ?? 256 });
   const authenticator = createAuthenticator({ oidc: config.authentication.oidc, agentTokens });
+  const audit = await openAuditLog(config.audit, config.dataDir, log);
   const gateway = await startGateway({
     address: config.listen.address,
     port: config.listen.port,
     serving,
-    upstream,
-    authenticator,
+    deps: {
+      authenticator,
+      upstream,
+      audit: {
+        writer: audit.writer,
+        sessions: audit.sessions,
+        defaultLevel: config.audit.level,
+        maxInlineBytes: config.audit.maxInlineBytes,
+        maxResponseBytes: config.audit.maxResponseBytes,
+        log,
+      },
+    },
     log,
     drainTimeoutMs: config.shutdown.timeoutSeconds * 1000,
+    readinessChecks: [
+      () =>
+        audit.store
+          .ping()
+          .catch((err: Error) =>
+            Promise.reject(new Error(`audit store unavailable: ${err.message}`)),
+          ),
+    ],
+    onClosed: [() => audit.close()],
   });
-  return { gateway, serving };
+  return { gateway, serving, audit };
 }

@@ -41,6 +41,19 @@ export interface Classified extends Authenticated {
   readonly requestInfo: RequestInfo;
 }
 
+/** After audit.begin: the call is on record; what forwarding needs from that. */
+export interface Recorded extends Classified {
+  /** The request body, when it was read before forwarding (to record or judge it). */
+  readonly requestBody: Buffer | undefined;
+  /** Sees every response byte sent to the client (RequestResponse capture). */
+  readonly onResponseChunk: ((chunk: Buffer) => void) | undefined;
+  /**
+   * Awaited before the last response bytes go out, so the completion record
+   * is durable before the client can see the call answered.
+   */
+  readonly beforeResponseEnd: (() => Promise<void>) | undefined;
+}
+
 /** An onion stage: acts before and after the rest of the pipeline. */
 export type Stage<In extends RequestContext, Out extends In> = (
   ctx: In,

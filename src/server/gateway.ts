@@ -4,9 +4,7 @@ import https from "node:https";
 import type { AddressInfo, Socket } from "node:net";
 import type { Duplex } from "node:stream";
 import type { Logger } from "pino";
-import type { Authenticator } from "../identity/authenticate.ts";
-import type { Upstream } from "../kube/upstream.ts";
-import { buildPipeline } from "../pipeline/pipeline.ts";
+import { buildPipeline, type PipelineDeps } from "../pipeline/pipeline.ts";
 import type { ServingMaterial } from "../tls/serving.ts";
 import type { RequestContext, Transport } from "./context.ts";
 import { GatewayMetrics } from "./metrics.ts";
@@ -17,10 +15,13 @@ export interface GatewayOptions {
   address: string;
   port: number;
   serving: ServingMaterial;
-  upstream: Upstream;
-  authenticator: Authenticator;
+  deps: PipelineDeps;
   log: Logger;
   drainTimeoutMs: number;
+  /** Extra readiness checks (e.g. the audit store); each rejects with a reason. */
+  readinessChecks?: Array<() => Promise<void>>;
+  /** Run after requests have drained, in order (e.g. final audit checkpoint, store close). */
+  onClosed?: Array<() => Promise<void>>;
 }
 
 export interface Gateway {
@@ -33,11 +34,8 @@ export interface Gateway {
 
 export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const metrics = new GatewayMetrics();
-  const ops = new OpsEndpoints(options.upstream, metrics);
-  const run = createRunner(
-    buildPipeline({ authenticator: options.authenticator, upstream: options.upstream }),
-    metrics,
-  );
+  const ops = new OpsEndpoints(options.deps.upstream, metrics, options.readinessChecks ?? []);
+  const run = createRunner(buildPipeline(options.deps), metrics);
   const shutdown = new AbortController();
   const inflight = new Set<Promise<void>>();
   const upgraded = new Set<Duplex>();
@@ -117,7 +115,10 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     for (const socket of upgraded) socket.destroy();
     server.closeAllConnections();
     await closed;
-    options.upstream.close();
+    options.deps.upstream.close();
+    for (const hook of options.onClosed ?? []) {
+      await hook().catch((err: unknown) => options.log.error({ err }, "shutdown step failed"));
+    }
     options.log.info("gateway stopped");
   }
 

@@ -13,14 +13,20 @@ const readinessCacheMs = 1000;
 export class OpsEndpoints {
   readonly #upstream: Upstream;
   readonly #metrics: GatewayMetrics;
+  readonly #checks: Array<() => Promise<void>>;
   #draining = false;
   #lastCheck = 0;
   #lastResult: { ok: boolean; reason: string } = { ok: false, reason: "not checked yet" };
   #pending: Promise<{ ok: boolean; reason: string }> | undefined;
 
-  constructor(upstream: Upstream, metrics: GatewayMetrics) {
+  constructor(
+    upstream: Upstream,
+    metrics: GatewayMetrics,
+    checks: Array<() => Promise<void>> = [],
+  ) {
     this.#upstream = upstream;
     this.#metrics = metrics;
+    this.#checks = checks;
   }
 
   startDraining(): void {
@@ -53,26 +59,38 @@ export class OpsEndpoints {
     }
   }
 
+  async #check(): Promise<{ ok: boolean; reason: string }> {
+    for (const check of this.#checks) {
+      try {
+        await check();
+      } catch (err) {
+        return { ok: false, reason: reasonOf(err) };
+      }
+    }
+    try {
+      const { status, body } = await this.#upstream.get("/readyz");
+      if (status === 200) return { ok: true, reason: "" };
+      return { ok: false, reason: `API server /readyz answered ${status}: ${body.slice(0, 200)}` };
+    } catch (err) {
+      return { ok: false, reason: `API server unreachable: ${reasonOf(err)}` };
+    }
+  }
+
   #readiness(): Promise<{ ok: boolean; reason: string }> {
     if (this.#draining) return Promise.resolve({ ok: false, reason: "shutting down" });
     if (Date.now() - this.#lastCheck < readinessCacheMs) return Promise.resolve(this.#lastResult);
-    this.#pending ??= this.#upstream
-      .get("/readyz")
-      .then(
-        ({ status, body }) =>
-          status === 200
-            ? { ok: true, reason: "" }
-            : { ok: false, reason: `API server /readyz answered ${status}: ${body.slice(0, 200)}` },
-        (err: Error) => ({ ok: false, reason: `API server unreachable: ${err.message}` }),
-      )
-      .then((result) => {
-        this.#lastResult = result;
-        this.#lastCheck = Date.now();
-        this.#pending = undefined;
-        return result;
-      });
+    this.#pending ??= this.#check().then((result) => {
+      this.#lastResult = result;
+      this.#lastCheck = Date.now();
+      this.#pending = undefined;
+      return result;
+    });
     return this.#pending;
   }
+}
+
+function reasonOf(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
 }
 
 function reply(

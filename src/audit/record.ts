@@ -1,0 +1,158 @@
+/**
+ * What the audit log holds. Two records per call: a request record, written
+ * (durably) before anything reaches the API server, and a completion record
+ * when the call ends however it ends. Records are plain JSON; the store keeps
+ * their RFC 8785 canonical form, which is what the Merkle tree commits to.
+ */
+import type { Identity } from "../identity/identity.ts";
+import type { RequestInfo } from "../kube/request-info.ts";
+import type { RecordIndex } from "./store/store.ts";
+
+/** Kubernetes audit levels (audit.k8s.io), minus None: every call is recorded. */
+export type AuditLevel = "Metadata" | "Request" | "RequestResponse";
+
+export const auditLevels: readonly AuditLevel[] = ["Metadata", "Request", "RequestResponse"];
+
+/** A captured body: inline when small, else a content-addressed blob. */
+export interface BodyRef {
+  contentType: string;
+  /** Bytes the client sent or received (may exceed what was kept). */
+  size: number;
+  /** SHA-256 (hex) of the kept bytes. */
+  sha256: string;
+  /** The kept bytes as UTF-8 text, when small enough to keep inline. */
+  text?: string;
+  /** True when the kept bytes live in the blob store under `sha256`. */
+  blob?: boolean;
+  /** True when only the first bytes were kept. */
+  truncated?: boolean;
+}
+
+export interface RecordedIdentity {
+  subject: string;
+  issuer: string;
+  kind: Identity["kind"];
+  username: string;
+  groups: string[];
+  method: Identity["method"];
+  tokenId?: string;
+}
+
+export interface RequestRecord {
+  kind: "request";
+  seq?: number;
+  time: string;
+  requestId: string;
+  identity: RecordedIdentity;
+  source: { address: string; userAgent?: string };
+  session: { id: string; invocation?: string; command?: string };
+  request: {
+    method: string;
+    path: string;
+    verb: string;
+    isResourceRequest: boolean;
+    apiGroup: string;
+    apiVersion: string;
+    resource: string;
+    subresource: string;
+    namespace: string;
+    name: string;
+  };
+  level: AuditLevel;
+  decision: { action: "allow" | "deny" | "approve"; rule: string; reason?: string };
+  approvals?: string[];
+  body?: BodyRef;
+}
+
+export type Outcome = "completed" | "refused" | "failed" | "client_gone";
+
+export interface CompletionRecord {
+  kind: "completion";
+  seq?: number;
+  time: string;
+  requestId: string;
+  outcome: Outcome;
+  status: number;
+  bytes: number;
+  durationMs: number;
+  error?: { code: string; message: string };
+  /** What masking changed: counts by detector and field path, never values. */
+  masked?: Array<{ detector: string; path: string; count: number }>;
+  body?: BodyRef;
+}
+
+/** Written when retention removes a range: the log says what it lost. */
+export interface PruneRecord {
+  kind: "prune";
+  seq?: number;
+  time: string;
+  requestId: string;
+  prunedBelow: number;
+  checkpointSize: number;
+  reason: string;
+}
+
+export type AuditRecord = RequestRecord | CompletionRecord | PruneRecord;
+
+export function recordedIdentity(identity: Identity): RecordedIdentity {
+  return {
+    subject: identity.subject,
+    issuer: identity.issuer,
+    kind: identity.kind,
+    username: identity.username,
+    groups: identity.groups,
+    method: identity.method,
+    ...(identity.tokenId ? { tokenId: identity.tokenId } : {}),
+  };
+}
+
+export function recordedRequest(method: string, info: RequestInfo): RequestRecord["request"] {
+  return {
+    method,
+    path: info.path,
+    verb: info.verb,
+    isResourceRequest: info.isResourceRequest,
+    apiGroup: info.apiGroup,
+    apiVersion: info.apiVersion,
+    resource: info.resource,
+    subresource: info.subresource,
+    namespace: info.namespace,
+    name: info.name,
+  };
+}
+
+/** The searchable columns of a record. */
+export function indexOf(record: AuditRecord): RecordIndex {
+  switch (record.kind) {
+    case "request":
+      return {
+        time: record.time,
+        kind: record.kind,
+        requestId: record.requestId,
+        username: record.identity.username,
+        subject: record.identity.subject,
+        identityKind: record.identity.kind,
+        verb: record.request.verb,
+        resource: record.request.subresource
+          ? `${record.request.resource}/${record.request.subresource}`
+          : record.request.resource,
+        namespace: record.request.namespace,
+        name: record.request.name,
+        decision: record.decision.action,
+        sessionId: record.session.id,
+      };
+    case "completion":
+      return {
+        time: record.time,
+        kind: record.kind,
+        requestId: record.requestId,
+        status: record.status,
+      };
+    case "prune":
+      return { time: record.time, kind: record.kind, requestId: record.requestId };
+    default: {
+      const unreachable: never = record;
+      throw new Error(`unknown record ${JSON.stringify(unreachable)}`);
+    }
+  }
+}
