@@ -112,6 +112,14 @@ describe("agent tokens", () => {
     await assertRefused(gateway.verify(token), /was revoked/);
   });
 
+  test("a token created by another process works at once, without waiting for the recheck", async () => {
+    const gateway = await AgentTokenStore.open(dataDir);
+    await new Promise((r) => setTimeout(r, 150));
+    const cli = await AgentTokenStore.open(dataDir);
+    const { token } = await cli.create("fresh-agent");
+    assert.equal((await gateway.verify(token)).subject, "fresh-agent");
+  });
+
   test("fails closed when agents.json cannot be parsed", async () => {
     const store = await AgentTokenStore.open(dataDir, undefined, { recheckMs: 0 });
     const { token } = await store.create("victim");

@@ -51,6 +51,7 @@ function unauthenticated(message: string, cause?: unknown): PortcullisError {
 }
 
 const defaultRecheckMs = 1000;
+const unknownRecheckMs = 100;
 
 export class AgentTokenStore {
   readonly path: string;
@@ -160,6 +161,12 @@ export class AgentTokenStore {
       );
     }
     const [, id = "", secret = ""] = match;
+    // A token just created by the CLI in another process: look again, at most
+    // every `unknownRecheckMs`, so a flood of unknown tokens cannot turn every
+    // request into a file read.
+    if (!this.#byId.has(id) && performance.now() - this.#checkedAt >= unknownRecheckMs) {
+      await this.#refresh();
+    }
     const agent = this.#byId.get(id);
     // Compare even for an unknown id so the timing says nothing about the secret.
     const expected =

@@ -118,8 +118,10 @@ function relayResponse(
       res.end();
     };
     const onShutdown = () => {
-      upstreamResponse.destroy();
+      // finish() marks the response as ending before destroy() emits
+      // `aborted`, so the shutdown is not mistaken for an upstream failure.
       void finish();
+      upstreamResponse.destroy();
     };
     const cleanup = () => endCleanly?.removeEventListener("abort", onShutdown);
     // With Content-Length the client knows the answer is complete on its last
