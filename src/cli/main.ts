@@ -3,9 +3,11 @@ import { Command } from "commander";
 import { ConfigError } from "../config/load.ts";
 import { isPortcullisError } from "../errors.ts";
 import { agentsCommand } from "./agents.ts";
+import { auditCommand } from "./audit.ts";
 import { clusterCommand } from "./cluster.ts";
 import { kubeconfigCommand } from "./kubeconfig.ts";
 import { serveCommand } from "./serve.ts";
+import { sessionsCommand } from "./sessions.ts";
 
 const program = new Command("portcullis")
   .description(
@@ -16,6 +18,8 @@ const program = new Command("portcullis")
   .addCommand(serveCommand())
   .addCommand(kubeconfigCommand())
   .addCommand(agentsCommand())
+  .addCommand(auditCommand())
+  .addCommand(sessionsCommand())
   .addCommand(clusterCommand());
 
 program.addHelpText(
