@@ -80,6 +80,7 @@ export class AuditWriter {
   #checkpointing: Promise<CheckpointRow | undefined> | undefined;
   #timer: NodeJS.Timeout | undefined;
   #closed = false;
+  #lastFailure: { at: number; message: string } | undefined;
 
   private constructor(options: AuditWriterOptions) {
     this.#options = options;
@@ -118,9 +119,11 @@ export class AuditWriter {
             return buildBatch(head, batch);
           });
         } catch (err) {
+          this.#lastFailure = { at: Date.now(), message: (err as Error)?.message ?? String(err) };
           for (const pending of batch) pending.reject(err);
           continue;
         }
+        this.#lastFailure = undefined;
         this.#size = first + batch.length;
         batch.forEach((pending, i) => {
           pending.resolve(first + i);
@@ -132,6 +135,16 @@ export class AuditWriter {
     } finally {
       this.#flushing = false;
     }
+  }
+
+  /**
+   * Rejects while appends are failing: the last one failed within `withinMs`
+   * and none has succeeded since. A store that can be read but not written
+   * (disk full) passes a ping, so readiness asks the writer too.
+   */
+  async health(withinMs = 5000): Promise<void> {
+    const failure = this.#lastFailure;
+    if (failure && Date.now() - failure.at < withinMs) throw new Error(failure.message);
   }
 
   /** Signs and stores a checkpoint of the log as it stands; one at a time. */

@@ -60,12 +60,14 @@ export async function assembleGateway(
     log,
     drainTimeoutMs: config.shutdown.timeoutSeconds * 1000,
     readinessChecks: [
-      () =>
-        audit.store
-          .ping()
-          .catch((err: Error) =>
-            Promise.reject(new Error(`audit store unavailable: ${err.message}`)),
-          ),
+      async () => {
+        try {
+          await audit.writer.health();
+          await audit.store.ping();
+        } catch (err) {
+          throw new Error(`audit store unavailable: ${(err as Error).message}`);
+        }
+      },
     ],
     onClosed: [() => audit.close()],
   });

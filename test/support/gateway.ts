@@ -7,6 +7,7 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pino } from "pino";
+import type { AuditLog } from "../../src/audit/open.ts";
 import type { ControlPlane } from "../../src/cluster/launcher.ts";
 import { configSchema } from "../../src/config/schema.ts";
 import { AgentTokenStore } from "../../src/identity/agent-tokens.ts";
@@ -17,6 +18,7 @@ import type { Gateway } from "../../src/server/gateway.ts";
 
 export interface TestGateway {
   gateway: Gateway;
+  audit: AuditLog;
   url: string;
   caPem: string;
   dataDir: string;
@@ -33,7 +35,7 @@ export interface TestGateway {
 
 export async function startTestGateway(
   cluster: ControlPlane,
-  options: { oidc?: OidcIssuerInput[] } = {},
+  options: { oidc?: OidcIssuerInput[]; audit?: Record<string, unknown> } = {},
 ): Promise<TestGateway> {
   const dataDir = await mkdtemp(join(tmpdir(), "portcullis-gw-"));
   const config = configSchema.parse({
@@ -41,12 +43,13 @@ export async function startTestGateway(
     listen: { port: 0 },
     upstream: { kubeconfig: cluster.gatewayKubeconfig },
     authentication: { oidc: options.oidc ?? [] },
+    ...(options.audit ? { audit: options.audit } : {}),
     logging: { level: process.env.PORTCULLIS_TEST_LOG ?? "silent" },
     shutdown: { timeoutSeconds: 5 },
   });
   const log = pino({ level: config.logging.level });
   const agents = await AgentTokenStore.open(dataDir, config.authentication.agentTokens);
-  const { gateway, serving } = await assembleGateway(
+  const { gateway, serving, audit } = await assembleGateway(
     config,
     readKubeconfig(cluster.gatewayKubeconfig),
     agents,
@@ -76,6 +79,7 @@ export async function startTestGateway(
 
   return {
     gateway,
+    audit,
     url,
     caPem: serving.caPem,
     dataDir,

@@ -179,7 +179,16 @@ function createOps(db: DatabaseSync) {
       return row && { size: Number(row.size), frontier: JSON.parse(String(row.frontier)) };
     },
     ping(): void {
-      readHeadStmt.get();
+      // A tiny real write: a store that can be read but not written (disk
+      // full, locked) must not report ready.
+      db.exec("BEGIN IMMEDIATE");
+      try {
+        db.exec("UPDATE head SET size = size WHERE id = 1");
+        db.exec("COMMIT");
+      } catch (err) {
+        if (db.isTransaction) db.exec("ROLLBACK");
+        throw err;
+      }
     },
     close(): void {
       if (db.isOpen) db.close();
