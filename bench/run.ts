@@ -3,57 +3,78 @@
  * and, last, one JSON line with the figures.
  */
 import { parseArgs } from "node:util";
+import { runAuditBench } from "./audit.ts";
 import { runOverhead } from "./overhead.ts";
 
 const usage = `usage: npm run bench -- overhead [--rate 200] [--seconds 20] [--saturate-seconds 10]
-                         [--concurrency 32] [--soak-seconds 300]
-                         [--workload all|get|list]
+                         [--concurrency 32] [--soak-seconds 300] [--workload all|get|list]
+       npm run bench -- audit [--records 100000] [--rate 1000] [--seconds 20]
 
   overhead   latency (p50/p99 at a fixed rate), throughput at saturation and
              gateway memory over a soak: direct to the API server vs through
-             the gateway, for GET of a small ConfigMap and LIST of 500.`;
+             the gateway, for GET of a small ConfigMap and LIST of 500.
+  audit      durable records/s through the audit writer (SQLite, PostgreSQL;
+             checkpoints on) and the time each call waits for its records at
+             a fixed request rate.`;
 
 const { positionals, values } = parseArgs({
   allowPositionals: true,
   options: {
-    rate: { type: "string", default: "200" },
+    rate: { type: "string" },
     seconds: { type: "string", default: "20" },
     "saturate-seconds": { type: "string", default: "10" },
     concurrency: { type: "string", default: "32" },
     "soak-seconds": { type: "string", default: "300" },
     workload: { type: "string", default: "all" },
+    records: { type: "string", default: "100000" },
     help: { type: "boolean", short: "h" },
   },
 });
 
+const fmt = (n: unknown) =>
+  typeof n === "number" ? (Number.isInteger(n) ? String(n) : n.toFixed(3)) : String(n);
+
+function printTable(rows: Array<Record<string, unknown>>): void {
+  const columns = Object.keys(rows[0] ?? {});
+  process.stdout.write(`${columns.join("\t")}\n`);
+  for (const row of rows) process.stdout.write(`${columns.map((c) => fmt(row[c])).join("\t")}\n`);
+}
+
 const name = positionals[0];
-if (values.help || name !== "overhead") {
+if (values.help || (name !== "overhead" && name !== "audit")) {
   process.stdout.write(`${usage}\n`);
   process.exit(values.help ? 0 : 2);
 }
 
-const fmt = (n: unknown) =>
-  typeof n === "number" ? (Number.isInteger(n) ? String(n) : n.toFixed(3)) : String(n);
-
-const result = await runOverhead({
-  rate: Number(values.rate),
-  seconds: Number(values.seconds),
-  saturateSeconds: Number(values["saturate-seconds"]),
-  concurrency: Number(values.concurrency),
-  soakSeconds: Number(values["soak-seconds"]),
-  workload: values.workload ?? "all",
-});
-const rows = result.workloads as Array<Record<string, unknown>>;
-const columns = Object.keys(rows[0] ?? {});
-process.stdout.write(`${columns.join("\t")}\n`);
-for (const row of rows) process.stdout.write(`${columns.map((c) => fmt(row[c])).join("\t")}\n`);
-const memory = result.memory as Record<string, number>;
-if (Object.keys(memory).length > 0) {
+if (name === "overhead") {
+  const result = await runOverhead({
+    rate: Number(values.rate ?? 200),
+    seconds: Number(values.seconds),
+    saturateSeconds: Number(values["saturate-seconds"]),
+    concurrency: Number(values.concurrency),
+    soakSeconds: Number(values["soak-seconds"]),
+    workload: values.workload ?? "all",
+  });
+  printTable(result.workloads as Array<Record<string, unknown>>);
+  const memory = result.memory as Record<string, number>;
+  if (Object.keys(memory).length > 0) {
+    process.stdout.write(
+      `memory\t${Object.entries(memory)
+        .map(([k, v]) => `${k}=${fmt(v)}`)
+        .join("\t")}\n`,
+    );
+  }
+  process.stdout.write(`${JSON.stringify(result)}\n`);
+} else {
+  const result = await runAuditBench({
+    records: Number(values.records),
+    rate: Number(values.rate ?? 1000),
+    seconds: Number(values.seconds),
+  });
   process.stdout.write(
-    `memory\t${Object.entries(memory)
-      .map(([k, v]) => `${k}=${fmt(v)}`)
-      .join("\t")}\n`,
+    `writer records/s\tsqlite=${fmt(result.sqliteRecordsPerSecond)}\tpostgres=${fmt(result.postgresRecordsPerSecond)}\n`,
   );
+  printTable(result.latency as Array<Record<string, unknown>>);
+  process.stdout.write(`${JSON.stringify(result)}\n`);
 }
-process.stdout.write(`${JSON.stringify(result)}\n`);
 process.exit(0);

@@ -26,6 +26,8 @@ export interface AuditStageOptions {
   /** At most this much of a response is kept (watches never end). */
   maxResponseBytes: number;
   log: Logger;
+  /** Reports how long each record took to become durable. */
+  observeAppend?: (kind: "request" | "completion", seconds: number) => void;
 }
 
 /**
@@ -107,7 +109,9 @@ export function auditStage(options: AuditStageOptions): Stage<Classified, Record
       if (blob) blobs.push(blob);
     }
     try {
+      const started = performance.now();
       await writer.record(request, blobs);
+      options.observeAppend?.("request", (performance.now() - started) / 1000);
     } catch (err) {
       throw new PortcullisError(
         "audit_unavailable",
@@ -149,7 +153,9 @@ export function auditStage(options: AuditStageOptions): Stage<Classified, Record
         record.body = ref;
         if (blob) completionBlobs.push(blob);
       }
+      const started = performance.now();
       await writer.record(record, completionBlobs);
+      options.observeAppend?.("completion", (performance.now() - started) / 1000);
     };
 
     try {

@@ -8,6 +8,7 @@ import { inClusterTarget, readKubeconfig, type UpstreamTarget } from "../kube/ku
 import { Upstream } from "../kube/upstream.ts";
 import { ensureServingMaterial, readServingFiles, type ServingMaterial } from "../tls/serving.ts";
 import { type Gateway, startGateway } from "./gateway.ts";
+import { GatewayMetrics } from "./metrics.ts";
 
 /** The upstream target a config names; undefined when no upstream is configured. */
 export function upstreamTargetFromConfig(config: Config): UpstreamTarget | undefined {
@@ -41,6 +42,7 @@ export async function assembleGateway(
   const upstream = new Upstream(target, { maxSockets: config.upstream?.maxSockets ?? 256 });
   const authenticator = createAuthenticator({ oidc: config.authentication.oidc, agentTokens });
   const audit = await openAuditLog(config.audit, config.dataDir, log);
+  const metrics = new GatewayMetrics();
   const gateway = await startGateway({
     address: config.listen.address,
     port: config.listen.port,
@@ -55,8 +57,10 @@ export async function assembleGateway(
         maxInlineBytes: config.audit.maxInlineBytes,
         maxResponseBytes: config.audit.maxResponseBytes,
         log,
+        observeAppend: (kind, seconds) => metrics.auditAppended(kind, seconds),
       },
     },
+    metrics,
     log,
     drainTimeoutMs: config.shutdown.timeoutSeconds * 1000,
     readinessChecks: [

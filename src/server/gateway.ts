@@ -16,6 +16,8 @@ export interface GatewayOptions {
   port: number;
   serving: ServingMaterial;
   deps: PipelineDeps;
+  /** Shared with components that report their own metrics (the audit writer). */
+  metrics?: GatewayMetrics;
   log: Logger;
   drainTimeoutMs: number;
   /** Extra readiness checks (e.g. the audit store); each rejects with a reason. */
@@ -33,7 +35,7 @@ export interface Gateway {
 }
 
 export async function startGateway(options: GatewayOptions): Promise<Gateway> {
-  const metrics = new GatewayMetrics();
+  const metrics = options.metrics ?? new GatewayMetrics();
   const ops = new OpsEndpoints(options.deps.upstream, metrics, options.readinessChecks ?? []);
   const run = createRunner(buildPipeline(options.deps), metrics);
   const shutdown = new AbortController();

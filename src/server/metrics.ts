@@ -6,6 +6,7 @@ export class GatewayMetrics {
   readonly #requests: Counter<"verb" | "resource" | "code">;
   readonly #duration: Histogram<"verb" | "resource">;
   readonly #inflight: Gauge;
+  readonly #auditAppend: Histogram<"kind">;
 
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: "portcullis_" });
@@ -24,11 +25,23 @@ export class GatewayMetrics {
       ],
       registers: [this.registry],
     });
+    this.#auditAppend = new Histogram({
+      name: "portcullis_audit_append_seconds",
+      help: "Time a call waits for its audit record to be durable (request records before forwarding, completion records before the answer ends).",
+      labelNames: ["kind"],
+      buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
+      registers: [this.registry],
+    });
     this.#inflight = new Gauge({
       name: "portcullis_inflight_requests",
       help: "Requests in flight, including open watches and streams.",
       registers: [this.registry],
     });
+  }
+
+  /** Time from handing a record to the audit writer until it is durable. */
+  auditAppended(kind: string, seconds: number): void {
+    this.#auditAppend.observe({ kind }, seconds);
   }
 
   started(): void {

@@ -25,7 +25,13 @@ after(async () => {
 
 async function adminBoundAgent(gw: TestGateway, name: string): Promise<string> {
   const agent = await gw.agent(name);
-  const r = await cluster.kubectl(["create", "clusterrolebinding", name, "--clusterrole=cluster-admin", `--user=${agent.username}`]);
+  const r = await cluster.kubectl([
+    "create",
+    "clusterrolebinding",
+    name,
+    "--clusterrole=cluster-admin",
+    `--user=${agent.username}`,
+  ]);
   assert.equal(r.code, 0, r.stderr);
   return agent.token;
 }
@@ -49,12 +55,21 @@ async function assertRefusedWhileDown(gw: TestGateway, token: string, ns: string
     const name = `during-outage-${i}`;
     const res = await createConfigMap(gw, token, ns, name);
     assert.equal(res.status, 503, res.body);
-    const status = JSON.parse(res.body) as { kind: string; code: number; reason: string; message: string };
+    const status = JSON.parse(res.body) as {
+      kind: string;
+      code: number;
+      reason: string;
+      message: string;
+    };
     assert.equal(status.kind, "Status");
     assert.equal(status.code, 503);
     assert.equal(status.reason, "ServiceUnavailable");
     assert.match(status.message, /audit log cannot be written/);
-    assert.equal(await existsUpstream(ns, name), false, `${name} must not have reached the API server`);
+    assert.equal(
+      await existsUpstream(ns, name),
+      false,
+      `${name} must not have reached the API server`,
+    );
   }
   const ready = await rawRequest(gw.url, gw.caPem, { path: "/readyz" });
   assert.equal(ready.status, 503);
@@ -98,13 +113,17 @@ describe("PostgreSQL store stopped", () => {
   });
 });
 
-describe("SQLite store cannot be written (its disk is full)", { skip: process.getuid?.() !== 0 && "needs root to mount a tmpfs" }, () => {
+describe("SQLite store cannot be written (its disk is full)", {
+  skip: process.getuid?.() !== 0 && "needs root to mount a tmpfs",
+}, () => {
   let mount: string;
   let gw: TestGateway;
   before(async () => {
     mount = await mkdtemp(join(tmpdir(), "portcullis-full-"));
     execFileSync("mount", ["-t", "tmpfs", "-o", "size=4m", "tmpfs", mount]);
-    gw = await startTestGateway(cluster, { audit: { store: { sqlite: { path: join(mount, "audit.db") } } } });
+    gw = await startTestGateway(cluster, {
+      audit: { store: { sqlite: { path: join(mount, "audit.db") } } },
+    });
   });
   after(async () => {
     await gw?.close();
