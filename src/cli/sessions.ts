@@ -1,6 +1,157 @@
-import { Command } from "commander";
+/**
+ * `portcullis sessions list|show`: who worked when, and one session's
+ * timeline — each kubectl command, the calls it made, what policy decided,
+ * what the API server answered and what masking changed.
+ */
+import { Command, Option } from "commander";
+import {
+  type CallView,
+  listSessions,
+  type SessionSummary,
+  type SessionTimeline,
+  sessionTimeline,
+} from "../audit/query.ts";
+import { target } from "./audit-query.ts";
+import {
+  agentFromOptions,
+  renderTable,
+  shortTime,
+  type TimeRangeOptions,
+  timeRange,
+  withStore,
+  withTimeRangeOptions,
+} from "./audit-read.ts";
+import { type CommonOptions, withConfigOptions } from "./options.ts";
 
-/** `portcullis sessions list|show` — filled in by the audit-query work. */
+interface ListOptions extends CommonOptions, TimeRangeOptions {
+  agent?: string;
+  user?: string;
+  output: "table" | "json";
+}
+
+export function sessionsTable(sessions: SessionSummary[]): string {
+  return renderTable(
+    ["SESSION", "USER", "KIND", "FIRST", "LAST", "CALLS", "REFUSED", "COMMANDS"],
+    sessions.map((s) => [
+      s.id,
+      s.username,
+      s.kind,
+      shortTime(s.first),
+      shortTime(s.last),
+      String(s.calls),
+      String(s.refusals),
+      s.commands.join(", ") || "-",
+    ]),
+  );
+}
+
+async function list(options: ListOptions): Promise<void> {
+  const agent = agentFromOptions(options);
+  const query = {
+    ...timeRange(options),
+    ...(agent ? { agent } : {}),
+    ...(options.user ? { username: options.user } : {}),
+  };
+  const sessions = await withStore(options, (store) => listSessions(store, query));
+  if (options.output === "json") process.stdout.write(`${JSON.stringify(sessions, null, 2)}\n`);
+  else if (sessions.length === 0) process.stderr.write("no sessions in this range\n");
+  else process.stdout.write(sessionsTable(sessions));
+}
+
+function masked(call: CallView): string {
+  return call.masked.map((m) => `${m.detector} at ${m.path} ×${m.count}`).join(", ");
+}
+
+/** The time of day with milliseconds: calls within one command are often a few ms apart. */
+const clock = (iso: string) => iso.slice(11, 23);
+
+/** A readable timeline: a heading per kubectl invocation, then its calls as aligned rows. */
+export function renderTimeline({ session, calls }: SessionTimeline): string {
+  const lines = [
+    `Session ${session.id}`,
+    `  user:     ${session.username} (${session.kind})`,
+    `  period:   ${session.first} → ${session.last}`,
+    `  calls:    ${session.calls}, ${session.refusals} refused, ${session.invocations} kubectl invocations`,
+    "",
+  ];
+  const rows = renderTable(
+    ["", "TIME", "VERB", "RESOURCE", "NAMESPACE/NAME", "DECISION", "STATUS", "MASKED"],
+    calls.map((call) => [
+      "",
+      clock(call.time),
+      call.verb,
+      call.resource || call.path,
+      target(call),
+      call.decision === "allow" ? call.decision : `${call.decision} (${call.rule})`,
+      call.status === null ? "(no completion)" : `${call.status} ${call.outcome}`,
+      masked(call) || "-",
+    ]),
+  ).split("\n");
+  lines.push(rows[0] ?? "");
+  let previous: string | undefined;
+  calls.forEach((call, i) => {
+    const group = call.invocation || call.command || "";
+    if (group !== previous) {
+      lines.push(`${call.time}  ${call.command || "(no kubectl command)"}`);
+      previous = group;
+    }
+    lines.push(rows[i + 1] ?? "");
+  });
+  return `${lines.join("\n")}\n`;
+}
+
+async function show(id: string, options: CommonOptions & { output: "text" | "json" }) {
+  const timeline = await withStore(options, (store) => sessionTimeline(store, id));
+  if (!timeline) throw new Error(`no session ${id} in the audit log`);
+  if (options.output === "json") process.stdout.write(`${JSON.stringify(timeline, null, 2)}\n`);
+  else process.stdout.write(renderTimeline(timeline));
+}
+
 export function sessionsCommand(): Command {
-  return new Command("sessions").description("list sessions and show one session's timeline");
+  const sessions = new Command("sessions").description(
+    "list sessions (one credential's calls with no long idle gap) and show one session's timeline",
+  );
+  const listCommand = sessions
+    .command("list")
+    .description("list sessions with their user, period, calls, kubectl commands and refusals")
+    .addOption(new Option("--agent <name>", "sessions of this agent"))
+    .addOption(
+      new Option("--user <username>", "sessions of this Kubernetes username").conflicts("agent"),
+    )
+    .addOption(
+      new Option("-o, --output <format>", "output format")
+        .choices(["table", "json"])
+        .default("table"),
+    );
+  withConfigOptions(withTimeRangeOptions(listCommand, "7d"))
+    .addHelpText(
+      "after",
+      `
+Examples:
+  $ portcullis sessions list
+  $ portcullis sessions list --agent deployer --since 24h
+  $ portcullis sessions list --from 2030-01-01T00:00:00Z --to 2030-01-08T00:00:00Z -o json`,
+    )
+    .action(list);
+  withConfigOptions(
+    sessions
+      .command("show <id>")
+      .description(
+        "show one session's timeline: each command, its calls, decisions, statuses and masking",
+      )
+      .addOption(
+        new Option("-o, --output <format>", "output format")
+          .choices(["text", "json"])
+          .default("text"),
+      ),
+  )
+    .addHelpText(
+      "after",
+      `
+Examples:
+  $ portcullis sessions show s-1f2e3d4c5b6a7988
+  $ portcullis sessions show s-1f2e3d4c5b6a7988 -o json`,
+    )
+    .action(show);
+  return sessions;
 }

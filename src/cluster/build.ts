@@ -190,7 +190,7 @@ async function buildInto(dir: string, progress: (line: string) => void): Promise
 }
 
 /** `go` from PATH, else the standard install location (PATH often lacks it in CI shells). */
-function goBinary(): string {
+export function goBinary(): string {
   const onPath = (process.env.PATH ?? "")
     .split(delimiter)
     .map((dir) => join(dir, "go"))

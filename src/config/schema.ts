@@ -64,8 +64,14 @@ const auditSchema = z
           .strict(),
       ])
       .default({ sqlite: {} }),
-    /** Level for calls no policy rule sets: Metadata, Request or RequestResponse. */
+    /** Level for writes no policy rule sets: Metadata, Request or RequestResponse. */
     level: z.enum(["Metadata", "Request", "RequestResponse"]).default("RequestResponse"),
+    /**
+     * Level for reads (get, list, watch) no policy rule sets. Metadata by
+     * default: which objects an agent read is always recorded; keeping every
+     * LIST and watch body is costly and rarely what an examiner asks for.
+     */
+    readLevel: z.enum(["Metadata", "Request", "RequestResponse"]).default("Metadata"),
     /** Bodies up to this size are kept inside the record; larger ones as blobs. */
     maxInlineBytes: z
       .number()

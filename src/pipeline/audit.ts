@@ -19,8 +19,10 @@ import type { Classified, Recorded, Stage } from "../server/context.ts";
 export interface AuditStageOptions {
   writer: AuditWriter;
   sessions: SessionTracker;
-  /** The level for calls no rule says otherwise about. */
+  /** The level for writes (and other non-read calls) no rule says otherwise about. */
   defaultLevel: AuditLevel;
+  /** The level for reads (get, list, watch) no rule says otherwise about. */
+  readLevel: AuditLevel;
   /** Bodies up to this size are kept inline in the record; larger ones as blobs. */
   maxInlineBytes: number;
   /** At most this much of a response is kept (watches never end). */
@@ -42,8 +44,11 @@ function carriesCredentials(info: RequestInfo): boolean {
   );
 }
 
-export function effectiveLevel(info: RequestInfo, level: AuditLevel): AuditLevel {
-  return carriesCredentials(info) ? "Metadata" : level;
+const readVerbs = new Set(["get", "list", "watch"]);
+
+export function effectiveLevel(info: RequestInfo, writeLevel: AuditLevel, readLevel: AuditLevel): AuditLevel {
+  if (carriesCredentials(info)) return "Metadata";
+  return readVerbs.has(info.verb) ? readLevel : writeLevel;
 }
 
 function hasBody(req: IncomingMessage): boolean {
@@ -71,7 +76,7 @@ function outcomeOf(err: unknown, clientGone: boolean): { outcome: Outcome; statu
 export function auditStage(options: AuditStageOptions): Stage<Classified, Recorded> {
   const { writer } = options;
   return async function audit(ctx, next) {
-    const level = effectiveLevel(ctx.requestInfo, options.defaultLevel);
+    const level = effectiveLevel(ctx.requestInfo, options.defaultLevel, options.readLevel);
     const requestBody =
       level !== "Metadata" && hasBody(ctx.req) ? await readRequestBody(ctx.req) : undefined;
     const headers = ctx.req.headers;

@@ -98,8 +98,6 @@ function relayResponse(
     let held: Buffer | undefined;
     let ending = false;
     const send = (chunk: Buffer) => {
-      ctx.outcome.bytesOut += chunk.length;
-      ctx.onResponseChunk?.(chunk);
       if (!res.write(chunk)) upstreamResponse.pause();
     };
     const finish = async () => {
@@ -130,6 +128,10 @@ function relayResponse(
     // followed logs) and only res.end() waits.
     const holdLast = upstreamResponse.headers["content-length"] !== undefined;
     upstreamResponse.on("data", (chunk: Buffer) => {
+      // Counted and captured on arrival: the completion record, written
+      // before a held last chunk goes out, must include it.
+      ctx.outcome.bytesOut += chunk.length;
+      ctx.onResponseChunk?.(chunk);
       if (!holdLast) return send(chunk);
       if (held) send(held);
       held = chunk;

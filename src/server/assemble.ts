@@ -54,6 +54,7 @@ export async function assembleGateway(
         writer: audit.writer,
         sessions: audit.sessions,
         defaultLevel: config.audit.level,
+        readLevel: config.audit.readLevel,
         maxInlineBytes: config.audit.maxInlineBytes,
         maxResponseBytes: config.audit.maxResponseBytes,
         log,

@@ -29,6 +29,7 @@ export async function openTestAuditLog(): Promise<TestAuditLog> {
       writer: log.writer,
       sessions: log.sessions,
       defaultLevel: settings.level,
+      readLevel: settings.readLevel,
       maxInlineBytes: settings.maxInlineBytes,
       maxResponseBytes: settings.maxResponseBytes,
       log: logger,
