@@ -3,6 +3,7 @@ import type { Logger } from "pino";
 import type { AuditSettings } from "../config/schema.ts";
 import { resolveSecret } from "../config/secret.ts";
 import { loadOrCreateSigner } from "./keys.ts";
+import { startRetention } from "./retention.ts";
 import { SessionTracker } from "./session.ts";
 import { openPostgresStore } from "./store/postgres.ts";
 import { openSqliteStore } from "./store/sqlite.ts";
@@ -50,12 +51,15 @@ export async function openAuditLog(
     maxBatch: 500,
     log,
   });
+  // Retention runs in the gateway, beside the writer that records each prune.
+  const retention = startRetention(store, writer, settings.retention, log);
   return {
     store,
     writer,
     sessions: new SessionTracker(),
     verifierKey: signer.verifierKey,
     async close() {
+      await retention?.stop();
       await writer.close();
       await store.close();
     },
