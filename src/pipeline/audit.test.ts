@@ -4,8 +4,7 @@
  * kept, and that the completion is durable before the answer ends.
  */
 import assert from "node:assert/strict";
-import { createServer, type Server } from "node:https";
-import { request } from "node:https";
+import { createServer, request, type Server } from "node:https";
 import type { AddressInfo } from "node:net";
 import { after, before, test } from "node:test";
 import { pino } from "pino";
@@ -27,8 +26,18 @@ const identity: Identity = {
   method: "agent-token",
 };
 
-const objectBody = JSON.stringify({ kind: "ConfigMap", apiVersion: "v1", metadata: { name: "x" }, data: { k: "v" } });
-const secretBody = JSON.stringify({ kind: "Secret", apiVersion: "v1", metadata: { name: "s" }, data: { password: "aHVudGVyMg==" } });
+const objectBody = JSON.stringify({
+  kind: "ConfigMap",
+  apiVersion: "v1",
+  metadata: { name: "x" },
+  data: { k: "v" },
+});
+const secretBody = JSON.stringify({
+  kind: "Secret",
+  apiVersion: "v1",
+  metadata: { name: "s" },
+  data: { password: "aHVudGVyMg==" },
+});
 
 let upstreamServer: Server;
 let gateway: Gateway;
@@ -57,7 +66,10 @@ before(async () => {
     port: 0,
     serving: { caPem: ca.certPem, ...serving },
     deps: {
-      upstream: new Upstream({ server: `https://127.0.0.1:${upstreamPort}`, caPem: ca.certPem, token: "gw" }, { maxSockets: 8 }),
+      upstream: new Upstream(
+        { server: `https://127.0.0.1:${upstreamPort}`, caPem: ca.certPem, token: "gw" },
+        { maxSockets: 8 },
+      ),
       authenticator: { authenticate: async () => identity },
       audit: audit.stage,
     },
@@ -74,7 +86,11 @@ after(async () => {
   await new Promise((r) => upstreamServer?.close(r));
 });
 
-function call(method: string, path: string, body?: string): Promise<{ status: number; auditId: string; text: string }> {
+function call(
+  method: string,
+  path: string,
+  body?: string,
+): Promise<{ status: number; auditId: string; text: string }> {
   return new Promise((resolve, reject) => {
     const req = request(
       {
@@ -84,7 +100,11 @@ function call(method: string, path: string, body?: string): Promise<{ status: nu
         path,
         ca: caPem,
         agent: false,
-        headers: { authorization: "Bearer t", "content-type": "application/json", "kubectl-command": "kubectl apply" },
+        headers: {
+          authorization: "Bearer t",
+          "content-type": "application/json",
+          "kubectl-command": "kubectl apply",
+        },
       },
       (res) => {
         let text = "";
@@ -99,13 +119,18 @@ function call(method: string, path: string, body?: string): Promise<{ status: nu
   });
 }
 
-async function recordsOf(path: string): Promise<{ request: RequestRecord; completion: CompletionRecord }> {
+async function recordsOf(
+  path: string,
+): Promise<{ request: RequestRecord; completion: CompletionRecord }> {
   const requests = (await audit.log.store.search({ kind: "request" }))
     .map((r) => JSON.parse(r.body) as RequestRecord)
     .filter((r) => r.request.path === path);
   const request = requests.at(-1);
   assert.ok(request, `no request record for ${path}`);
-  const [completionRow] = await audit.log.store.search({ kind: "completion", requestId: request.requestId });
+  const [completionRow] = await audit.log.store.search({
+    kind: "completion",
+    requestId: request.requestId,
+  });
   assert.ok(completionRow, `no completion record for ${path}`);
   return { request, completion: JSON.parse(completionRow.body) as CompletionRecord };
 }

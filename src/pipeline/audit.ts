@@ -46,7 +46,11 @@ function carriesCredentials(info: RequestInfo): boolean {
 
 const readVerbs = new Set(["get", "list", "watch"]);
 
-export function effectiveLevel(info: RequestInfo, writeLevel: AuditLevel, readLevel: AuditLevel): AuditLevel {
+export function effectiveLevel(
+  info: RequestInfo,
+  writeLevel: AuditLevel,
+  readLevel: AuditLevel,
+): AuditLevel {
   if (carriesCredentials(info)) return "Metadata";
   return readVerbs.has(info.verb) ? readLevel : writeLevel;
 }
