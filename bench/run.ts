@@ -4,18 +4,21 @@
  */
 import { parseArgs } from "node:util";
 import { runAuditBench } from "./audit.ts";
+import { runAuditVerifyBench } from "./audit-verify.ts";
 import { runOverhead } from "./overhead.ts";
 
 const usage = `usage: npm run bench -- overhead [--rate 200] [--seconds 20] [--saturate-seconds 10]
                          [--concurrency 32] [--soak-seconds 300] [--workload all|get|list]
        npm run bench -- audit [--records 100000] [--rate 1000] [--seconds 20]
+                         [--verify-records 1000000]
 
   overhead   latency (p50/p99 at a fixed rate), throughput at saturation and
              gateway memory over a soak: direct to the API server vs through
              the gateway, for GET of a small ConfigMap and LIST of 500.
   audit      durable records/s through the audit writer (SQLite, PostgreSQL;
              checkpoints on) and the time each call waits for its records at
-             a fixed request rate.`;
+             a fixed request rate; then \`audit verify\` over a log of
+             --verify-records records.`;
 
 const { positionals, values } = parseArgs({
   allowPositionals: true,
@@ -27,6 +30,7 @@ const { positionals, values } = parseArgs({
     "soak-seconds": { type: "string", default: "300" },
     workload: { type: "string", default: "all" },
     records: { type: "string", default: "100000" },
+    "verify-records": { type: "string", default: "1000000" },
     help: { type: "boolean", short: "h" },
   },
 });
@@ -75,6 +79,13 @@ if (name === "overhead") {
     `writer records/s\tsqlite=${fmt(result.sqliteRecordsPerSecond)}\tpostgres=${fmt(result.postgresRecordsPerSecond)}\n`,
   );
   printTable(result.latency as Array<Record<string, unknown>>);
-  process.stdout.write(`${JSON.stringify(result)}\n`);
+  process.stderr.write(
+    `verify: writing ${values["verify-records"]} records, then verifying them…\n`,
+  );
+  const verify = await runAuditVerifyBench(Number(values["verify-records"]));
+  process.stdout.write(
+    `verify\trecords=${verify.records}\twriteRecordsPerSecond=${verify.writeRecordsPerSecond}\tverifySeconds=${fmt(verify.verifySeconds)}\tverified=${verify.verified}\n`,
+  );
+  process.stdout.write(`${JSON.stringify({ ...result, verify })}\n`);
 }
 process.exit(0);
