@@ -5,11 +5,12 @@
  * `<dataDir>/pki` and reused on a restart, so kubeconfigs handed out by
  * `portcullis cluster up` stay valid across restarts of the same data dir.
  */
+
 import { generateKeyPairSync, randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { stringify } from "yaml";
+import { renderKubeconfig } from "../kube/kubeconfig.ts";
 import { createCertificateAuthority, issueServingCertificate } from "../tls/pki.ts";
 
 export interface StaticIdentity {
@@ -117,21 +118,11 @@ export interface KubeconfigSpec {
 
 /** Writes a single-context kubeconfig that authenticates with a bearer token. */
 export async function writeKubeconfig(path: string, spec: KubeconfigSpec): Promise<void> {
-  const kubeconfig = {
-    apiVersion: "v1",
-    kind: "Config",
-    clusters: [
-      {
-        name: "portcullis-test",
-        cluster: {
-          server: spec.server,
-          "certificate-authority-data": Buffer.from(spec.caPem).toString("base64"),
-        },
-      },
-    ],
-    users: [{ name: spec.user, user: { token: spec.token } }],
-    contexts: [{ name: spec.user, context: { cluster: "portcullis-test", user: spec.user } }],
-    "current-context": spec.user,
-  };
-  await writeFile(path, stringify(kubeconfig), { mode: 0o600 });
+  const text = renderKubeconfig({
+    name: spec.user,
+    server: spec.server,
+    caPem: spec.caPem,
+    token: spec.token,
+  });
+  await writeFile(path, text, { mode: 0o600 });
 }

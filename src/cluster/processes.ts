@@ -152,16 +152,23 @@ function listenOnAnyPort(): Promise<Server> {
   });
 }
 
-/** Runs kubectl to completion with `input` on stdin, collecting its output. */
-export function runKubectl(
-  kubectl: string,
-  kubeconfig: string,
+export interface ProcessRun {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs a command to completion with `input` on stdin, collecting its output. */
+export function runProcess(
+  command: string,
   args: string[],
-  input: string | undefined,
-): Promise<KubectlResult> {
+  options: { input?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {},
+): Promise<ProcessRun> {
   return new Promise((resolvePromise, reject) => {
-    const child = spawn(kubectl, ["--kubeconfig", kubeconfig, ...args], {
+    const child = spawn(command, args, {
       stdio: ["pipe", "pipe", "pipe"],
+      timeout: options.timeoutMs ?? 60_000,
+      ...(options.env ? { env: options.env } : {}),
     });
     let stdout = "";
     let stderr = "";
@@ -173,6 +180,20 @@ export function runKubectl(
     });
     child.on("error", reject);
     child.on("close", (code) => resolvePromise({ code: code ?? -1, stdout, stderr }));
-    child.stdin.end(input ?? "");
+    child.stdin.end(options.input ?? "");
   });
+}
+
+/** Runs kubectl to completion with `input` on stdin, collecting its output. */
+export function runKubectl(
+  kubectl: string,
+  kubeconfig: string,
+  args: string[],
+  input: string | undefined,
+): Promise<KubectlResult> {
+  return runProcess(
+    kubectl,
+    ["--kubeconfig", kubeconfig, ...args],
+    input === undefined ? {} : { input },
+  );
 }

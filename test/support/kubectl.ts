@@ -1,11 +1,8 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync } from "node:fs";
+import { type ProcessRun, runProcess } from "../../src/cluster/processes.ts";
 
-export interface KubectlRun {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
+export type KubectlRun = ProcessRun;
 
 /** The machine's own kubectl, when it has one (a different version from ours). */
 export const systemKubectl = ["/usr/bin/kubectl", "/usr/local/bin/kubectl"].find((p) =>
@@ -19,23 +16,7 @@ export function runKubectl(
   args: string[],
   options: { input?: string; timeoutMs?: number } = {},
 ): Promise<KubectlRun> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(binary, ["--kubeconfig", kubeconfig, ...args], {
-      stdio: ["pipe", "pipe", "pipe"],
-      timeout: options.timeoutMs ?? 60_000,
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d: Buffer) => {
-      stdout += d.toString();
-    });
-    child.stderr.on("data", (d: Buffer) => {
-      stderr += d.toString();
-    });
-    child.on("error", reject);
-    child.on("close", (code) => resolve({ code: code ?? -1, stdout, stderr }));
-    child.stdin.end(options.input ?? "");
-  });
+  return runProcess(binary, ["--kubeconfig", kubeconfig, ...args], options);
 }
 
 /** A long-running kubectl (e.g. `get -w`) whose output can be awaited line by line. */
