@@ -2,6 +2,7 @@ import { readFileSync } from "node:fs";
 import type { ClientRequest, IncomingMessage, OutgoingHttpHeaders } from "node:http";
 import http from "node:http";
 import https from "node:https";
+import tls from "node:tls";
 import type { UpstreamTarget } from "./kubeconfig.ts";
 
 export interface UpstreamRequestOptions {
@@ -31,17 +32,23 @@ export class Upstream {
     const common = {
       keepAlive: true,
       maxSockets: options.maxSockets,
-      maxFreeSockets: Math.min(64, options.maxSockets),
+      // Keep every socket a burst opened: a new TLS connection per request
+      // after each burst costs far more than an idle socket.
+      maxFreeSockets: options.maxSockets,
       scheduling: "lifo" as const,
     };
     this.#agent =
       this.url.protocol === "https:"
         ? new https.Agent({
             ...common,
+            // One secure context for every connection (the agent would
+            // otherwise parse the CA and key again for each new socket).
             // Verification stays on (rejectUnauthorized defaults to true).
-            ...(target.caPem ? { ca: target.caPem } : {}),
-            ...(target.clientCertPem ? { cert: target.clientCertPem } : {}),
-            ...(target.clientKeyPem ? { key: target.clientKeyPem } : {}),
+            secureContext: tls.createSecureContext({
+              ...(target.caPem ? { ca: target.caPem } : {}),
+              ...(target.clientCertPem ? { cert: target.clientCertPem } : {}),
+              ...(target.clientKeyPem ? { key: target.clientKeyPem } : {}),
+            }),
           })
         : new http.Agent(common);
     this.#token = target.token;
