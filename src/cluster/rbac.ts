@@ -1,7 +1,8 @@
 /**
  * The gateway's upstream permissions: `impersonate` on the identity
- * attributes it forwards and nothing else, so everything it does upstream is
- * authorized as the impersonated caller. The attribute → RBAC resource
+ * attributes it forwards, and reading namespaces (their labels drive policy
+ * namespaceSelectors); everything else it does upstream is authorized as the
+ * impersonated caller. The attribute → RBAC resource
  * mapping follows k8s.io/apiserver's impersonation filter:
  *   Impersonate-User         users            (core group; serviceaccounts for system:serviceaccount:*)
  *   Impersonate-Group        groups           (core group)
@@ -24,6 +25,12 @@ const clusterRole = {
       apiGroups: [""],
       resources: ["users", "groups", "serviceaccounts"],
       verbs: ["impersonate"],
+    },
+    {
+      // Namespace labels for policy namespaceSelectors (list + watch as itself).
+      apiGroups: [""],
+      resources: ["namespaces"],
+      verbs: ["get", "list", "watch"],
     },
     {
       apiGroups: ["authentication.k8s.io"],
