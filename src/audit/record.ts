@@ -59,7 +59,8 @@ export interface RequestRecord {
     name: string;
   };
   level: AuditLevel;
-  decision: { action: "allow" | "deny" | "approve"; rule: string; reason?: string };
+  /** The policy's decision; `dryRun` when it was judged on a dry-run of the write. */
+  decision: { action: "allow" | "deny" | "approve"; rule: string; reason?: string; dryRun?: boolean };
   approvals?: string[];
   body?: BodyRef;
 }

@@ -111,6 +111,15 @@ const auditSchema = z
   })
   .strict();
 
+const policySchema = z
+  .object({
+    /** The shipped baseline guardrails (FFIEC-minded); on unless turned off. */
+    baseline: z.boolean().default(true),
+    /** Policy files (YAML), evaluated before the baseline; hot-reloaded on change. */
+    files: z.array(z.string().min(1)).default([]),
+  })
+  .strict();
+
 const drainSchema = z
   .object({
     /** How long shutdown waits for in-flight requests before closing them. */
@@ -131,6 +140,7 @@ export const configSchema = z
     upstream: upstreamSchema.optional(),
     authentication: authenticationSchema.default(authenticationSchema.parse({})),
     audit: auditSchema.default(auditSchema.parse({})),
+    policy: policySchema.default({ baseline: true, files: [] }),
     logging: z
       .object({
         level: z
@@ -146,3 +156,4 @@ export const configSchema = z
 export type Config = z.infer<typeof configSchema>;
 export type UpstreamSettings = z.infer<typeof upstreamSchema>;
 export type AuditSettings = z.infer<typeof auditSchema>;
+export type PolicySettings = z.infer<typeof policySchema>;

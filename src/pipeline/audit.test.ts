@@ -9,6 +9,7 @@ import type { AddressInfo } from "node:net";
 import { after, before, test } from "node:test";
 import { pino } from "pino";
 import { openTestAuditLog, type TestAuditLog } from "../../test/support/audit.ts";
+import { allowAllPolicy } from "../../test/support/policy.ts";
 import type { CompletionRecord, RequestRecord } from "../audit/record.ts";
 import type { Identity } from "../identity/identity.ts";
 import { Upstream } from "../kube/upstream.ts";
@@ -61,15 +62,17 @@ before(async () => {
   await new Promise<void>((r) => upstreamServer.listen(0, "127.0.0.1", r));
   const upstreamPort = (upstreamServer.address() as AddressInfo).port;
   audit = await openTestAuditLog();
+  const upstream = new Upstream(
+    { server: `https://127.0.0.1:${upstreamPort}`, caPem: ca.certPem, token: "gw" },
+    { maxSockets: 8 },
+  );
   gateway = await startGateway({
     address: "127.0.0.1",
     port: 0,
     serving: { caPem: ca.certPem, ...serving },
     deps: {
-      upstream: new Upstream(
-        { server: `https://127.0.0.1:${upstreamPort}`, caPem: ca.certPem, token: "gw" },
-        { maxSockets: 8 },
-      ),
+      upstream,
+      policy: allowAllPolicy(upstream, pino({ level: "silent" })),
       authenticator: { authenticate: async () => identity },
       audit: audit.stage,
     },

@@ -14,7 +14,7 @@ import type { Blob } from "../audit/store/store.ts";
 import type { AuditWriter } from "../audit/writer.ts";
 import { classifyError, isPortcullisError, PortcullisError } from "../errors.ts";
 import type { RequestInfo } from "../kube/request-info.ts";
-import type { Classified, Recorded, Stage } from "../server/context.ts";
+import type { Decided, Recorded, Stage } from "../server/context.ts";
 
 export interface AuditStageOptions {
   writer: AuditWriter;
@@ -77,12 +77,17 @@ function outcomeOf(err: unknown, clientGone: boolean): { outcome: Outcome; statu
  * before an error is rendered, so a client that saw an answer can rely on
  * both records existing.
  */
-export function auditStage(options: AuditStageOptions): Stage<Classified, Recorded> {
+export function auditStage(options: AuditStageOptions): Stage<Decided, Recorded> {
   const { writer } = options;
   return async function audit(ctx, next) {
-    const level = effectiveLevel(ctx.requestInfo, options.defaultLevel, options.readLevel);
+    const level = effectiveLevel(
+      ctx.requestInfo,
+      ctx.decision.auditLevel ?? options.defaultLevel,
+      ctx.decision.auditLevel ?? options.readLevel,
+    );
     const requestBody =
-      level !== "Metadata" && hasBody(ctx.req) ? await readRequestBody(ctx.req) : undefined;
+      ctx.requestBody ??
+      (level !== "Metadata" && hasBody(ctx.req) ? await readRequestBody(ctx.req) : undefined);
     const headers = ctx.req.headers;
     const session = options.sessions.sessionFor(ctx.identity, {
       ...(typeof headers["kubectl-session"] === "string"
@@ -105,9 +110,14 @@ export function auditStage(options: AuditStageOptions): Stage<Classified, Record
       session,
       request: recordedRequest(ctx.req.method ?? "GET", ctx.requestInfo),
       level,
-      decision: { action: "allow", rule: "default" },
+      decision: {
+        action: ctx.decision.action,
+        rule: ctx.decision.ruleId,
+        ...(ctx.decision.message ? { reason: ctx.decision.message } : {}),
+        ...(ctx.dryRun ? { dryRun: true } : {}),
+      },
     };
-    if (requestBody !== undefined && requestBody.length > 0) {
+    if (level !== "Metadata" && requestBody !== undefined && requestBody.length > 0) {
       const { ref, blob } = bodyRef(
         requestBody,
         requestBody.length,

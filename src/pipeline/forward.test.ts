@@ -15,6 +15,7 @@ import { after, before, describe, test } from "node:test";
 import { pino } from "pino";
 import { WebSocket, WebSocketServer } from "ws";
 import { openTestAuditLog } from "../../test/support/audit.ts";
+import { allowAllPolicy } from "../../test/support/policy.ts";
 import { PortcullisError } from "../errors.ts";
 import type { Authenticator } from "../identity/authenticate.ts";
 import type { Identity } from "../identity/identity.ts";
@@ -230,7 +231,12 @@ async function startTestGateway(upstream: Upstream): Promise<Gateway> {
     address: "127.0.0.1",
     port: 0,
     serving,
-    deps: { upstream, authenticator: fakeAuthenticator, audit: audit.stage },
+    deps: {
+      upstream,
+      authenticator: fakeAuthenticator,
+      audit: audit.stage,
+      policy: allowAllPolicy(upstream, pino({ level: "silent" })),
+    },
     log: pino({ level: "silent" }),
     drainTimeoutMs: 1000,
     onClosed: [() => audit.close()],

@@ -4,27 +4,36 @@ import type { RequestContext } from "../server/context.ts";
 import { type AuditStageOptions, auditStage } from "./audit.ts";
 import { authenticateStage } from "./authenticate.ts";
 import { classifyStage } from "./classify.ts";
+import { type DecideOptions, decideStage } from "./decide.ts";
+import { enforceStage } from "./enforce.ts";
 import { forwardStage } from "./forward.ts";
 
 export interface PipelineDeps {
   authenticator: Authenticator;
+  policy: DecideOptions;
   audit: AuditStageOptions;
   upstream: Upstream;
 }
 
 /**
  * The data path, in the order the stages run. Each stage narrows the context
- * for the next (RequestContext → Authenticated → Classified → Recorded), so a
- * stage that needs what an earlier one establishes cannot be placed before it.
+ * for the next (RequestContext → Authenticated → Classified → Decided →
+ * Recorded), so a stage that needs what an earlier one establishes cannot be
+ * placed before it. decide runs before audit so the request record carries the
+ * decision; enforce runs after it so every refusal is on record.
  */
 export function buildPipeline(deps: PipelineDeps): (ctx: RequestContext) => Promise<void> {
   const authenticate = authenticateStage(deps.authenticator);
   const classify = classifyStage();
+  const decide = decideStage(deps.policy);
   const audit = auditStage(deps.audit);
+  const enforce = enforceStage();
   const forward = forwardStage(deps.upstream);
   return function pipeline(ctx) {
     return authenticate(ctx, (authenticated) =>
-      classify(authenticated, (classified) => audit(classified, forward)),
+      classify(authenticated, (classified) =>
+        decide(classified, (decided) => audit(decided, (recorded) => enforce(recorded, forward))),
+      ),
     );
   };
 }

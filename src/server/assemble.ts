@@ -6,6 +6,8 @@ import type { AgentTokenStore } from "../identity/agent-tokens.ts";
 import { createAuthenticator } from "../identity/authenticate.ts";
 import { inClusterTarget, readKubeconfig, type UpstreamTarget } from "../kube/kubeconfig.ts";
 import { Upstream } from "../kube/upstream.ts";
+import { LivePolicy } from "../policy/live.ts";
+import { NamespaceLabels } from "../policy/namespace-labels.ts";
 import { ensureServingMaterial, readServingFiles, type ServingMaterial } from "../tls/serving.ts";
 import { type Gateway, startGateway } from "./gateway.ts";
 import { GatewayMetrics } from "./metrics.ts";
@@ -41,8 +43,12 @@ export async function assembleGateway(
   const serving = await servingMaterial(config);
   const upstream = new Upstream(target, { maxSockets: config.upstream?.maxSockets ?? 256 });
   const authenticator = createAuthenticator({ oidc: config.authentication.oidc, agentTokens });
-  const audit = await openAuditLog(config.audit, config.dataDir, log);
   const metrics = new GatewayMetrics();
+  const policy = new LivePolicy(config.policy, log, metrics.registry);
+  policy.watchFiles();
+  const namespaces = new NamespaceLabels(upstream, log);
+  await namespaces.start();
+  const audit = await openAuditLog(config.audit, config.dataDir, log);
   const gateway = await startGateway({
     address: config.listen.address,
     port: config.listen.port,
@@ -50,6 +56,7 @@ export async function assembleGateway(
     deps: {
       authenticator,
       upstream,
+      policy: { engine: () => policy.current(), upstream, namespaces, log },
       audit: {
         writer: audit.writer,
         sessions: audit.sessions,
@@ -74,7 +81,13 @@ export async function assembleGateway(
         }
       },
     ],
-    onClosed: [() => audit.close()],
+    onClosed: [
+      async () => {
+        policy.close();
+        namespaces.stop();
+      },
+      () => audit.close(),
+    ],
   });
   return { gateway, serving, audit };
 }

@@ -3,6 +3,8 @@ import type { Duplex } from "node:stream";
 import type { Logger } from "pino";
 import type { Identity } from "../identity/identity.ts";
 import type { RequestInfo } from "../kube/request-info.ts";
+import type { UpstreamAnswer } from "../policy/dry-run.ts";
+import type { PolicyDecision } from "../policy/engine.ts";
 
 /** How the answer goes back: a normal response, or a socket after `Upgrade:`. */
 export type Transport =
@@ -41,8 +43,19 @@ export interface Classified extends Authenticated {
   readonly requestInfo: RequestInfo;
 }
 
+/** After decide: the policy's decision, and what judging the call needed. */
+export interface Decided extends Classified {
+  readonly decision: PolicyDecision;
+  /** The request body, when it was read before forwarding (to judge or record it). */
+  readonly requestBody: Buffer | undefined;
+  /** True when the decision needed a dry-run of the write. */
+  readonly dryRun: boolean;
+  /** The API server's own refusal of the dry-run, relayed instead of the real call. */
+  readonly refusal: UpstreamAnswer | undefined;
+}
+
 /** After audit.begin: the call is on record; what forwarding needs from that. */
-export interface Recorded extends Classified {
+export interface Recorded extends Decided {
   /** The request body, when it was read before forwarding (to record or judge it). */
   readonly requestBody: Buffer | undefined;
   /** Sees every response byte sent to the client (RequestResponse capture). */

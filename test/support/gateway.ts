@@ -35,7 +35,11 @@ export interface TestGateway {
 
 export async function startTestGateway(
   cluster: ControlPlane,
-  options: { oidc?: OidcIssuerInput[]; audit?: Record<string, unknown> } = {},
+  options: {
+    oidc?: OidcIssuerInput[];
+    audit?: Record<string, unknown>;
+    policy?: Record<string, unknown>;
+  } = {},
 ): Promise<TestGateway> {
   const dataDir = await mkdtemp(join(tmpdir(), "portcullis-gw-"));
   const config = configSchema.parse({
@@ -44,6 +48,7 @@ export async function startTestGateway(
     upstream: { kubeconfig: cluster.gatewayKubeconfig },
     authentication: { oidc: options.oidc ?? [] },
     ...(options.audit ? { audit: options.audit } : {}),
+    ...(options.policy ? { policy: options.policy } : {}),
     logging: { level: process.env.PORTCULLIS_TEST_LOG ?? "silent" },
     shutdown: { timeoutSeconds: 5 },
   });

@@ -1,0 +1,2 @@
+import { policyCommand } from "/work/main/src/cli/policy.ts";
+await policyCommand().parseAsync(process.argv.slice(2), { from: "user" });

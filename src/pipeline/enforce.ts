@@ -1,0 +1,55 @@
+import { PortcullisError } from "../errors.ts";
+import type { Recorded, Stage } from "../server/context.ts";
+
+/**
+ * enforce: acts on the decision once the call is on record. A refusal here
+ * still gets its completion record (audit wraps this stage). A write the API
+ * server refused on its dry-run is answered with that refusal, exactly as the
+ * API server worded it, and the real request is never sent.
+ */
+export function enforceStage(): Stage<Recorded, Recorded> {
+  return async function enforce(ctx, next) {
+    const { decision, refusal } = ctx;
+    if (refusal) {
+      if (ctx.transport.kind !== "http") {
+        throw new PortcullisError(
+          "forbidden",
+          `portcullis: the API server refused this call (${refusal.status})`,
+        );
+      }
+      const res = ctx.transport.res;
+      ctx.outcome.status = refusal.status;
+      ctx.outcome.bytesOut = refusal.body.length;
+      ctx.onResponseChunk?.(refusal.body);
+      await ctx.beforeResponseEnd?.();
+      res.writeHead(refusal.status, {
+        "content-type": String(refusal.headers["content-type"] ?? "application/json"),
+        "content-length": refusal.body.length,
+        ...(refusal.headers["audit-id"] ? { "audit-id": refusal.headers["audit-id"] } : {}),
+      });
+      res.end(refusal.body);
+      return;
+    }
+    switch (decision.action) {
+      case "allow":
+        return next(ctx);
+      case "deny":
+        throw new PortcullisError(
+          "forbidden",
+          `portcullis: rule ${decision.ruleId}: ${decision.message}`,
+        );
+      case "approve":
+        throw new PortcullisError(
+          "forbidden",
+          `portcullis: rule ${decision.ruleId}: approval required: ${decision.message} (just-in-time approval is not available yet; ask an operator to make this change)`,
+        );
+      default: {
+        const unreachable: never = decision.action;
+        throw new PortcullisError(
+          "internal",
+          `portcullis: unknown decision ${String(unreachable)}`,
+        );
+      }
+    }
+  };
+}

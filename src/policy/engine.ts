@@ -1,0 +1,38 @@
+/**
+ * What the data path needs from the policy engine, whatever its internals:
+ * whether a call needs the object it would produce (so the dry-run happens
+ * only when a rule looks at it), and the decision.
+ */
+import type { AuditLevel } from "../audit/record.ts";
+import type { Identity } from "../identity/identity.ts";
+import type { RequestInfo } from "../kube/request-info.ts";
+
+export type PolicyAction = "allow" | "deny" | "approve";
+
+export interface PolicyRequest {
+  identity: Identity;
+  requestInfo: RequestInfo;
+  method: string;
+  /** Labels of the call's namespace, when known. */
+  namespaceLabels?: Record<string, string>;
+}
+
+export interface PolicyInput extends PolicyRequest {
+  /** The object as the API server would store it (dry-run), for writes. */
+  object?: unknown;
+  /** The current object, for updates, patches and deletes (null if none). */
+  oldObject?: unknown;
+}
+
+export interface PolicyDecision {
+  action: PolicyAction;
+  ruleId: string;
+  message: string;
+  auditLevel?: AuditLevel;
+  maskingProfile?: string;
+}
+
+export interface PolicyEngine {
+  needsObject(request: PolicyRequest): { object: boolean; oldObject: boolean };
+  decide(input: PolicyInput): PolicyDecision;
+}

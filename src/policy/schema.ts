@@ -1,0 +1,158 @@
+/**
+ * The policy file, validated strictly: an unknown or misspelt field is an
+ * error, never silently ignored (a typo in a guardrail must not disable it).
+ */
+import { z } from "zod";
+import { auditLevels } from "../audit/record.ts";
+
+const name = z.string().min(1);
+/** Non-empty list of patterns; `*` in a pattern matches any run of characters. */
+const patterns = z.array(z.string()).min(1, "must list at least one value");
+export const actions = ["allow", "deny", "approve"] as const;
+export type Action = (typeof actions)[number];
+const action = z.enum(actions);
+
+const identityMatchSchema = z
+  .object({
+    kinds: z.array(z.enum(["agent", "human"])).min(1),
+    subjects: patterns,
+    usernames: patterns,
+    groups: patterns,
+  })
+  .partial()
+  .strict();
+
+const selectorRequirementSchema = z
+  .object({
+    key: name,
+    operator: z.enum(["In", "NotIn", "Exists", "DoesNotExist"]),
+    values: z.array(z.string()).optional(),
+  })
+  .strict()
+  .refine(
+    (r) =>
+      r.operator === "In" || r.operator === "NotIn"
+        ? (r.values?.length ?? 0) > 0
+        : (r.values?.length ?? 0) === 0,
+    { message: "In and NotIn need values; Exists and DoesNotExist take none" },
+  );
+
+const labelSelectorSchema = z
+  .object({
+    matchLabels: z.record(z.string(), z.string()).optional(),
+    matchExpressions: z.array(selectorRequirementSchema).optional(),
+  })
+  .strict();
+export type LabelSelector = z.output<typeof labelSelectorSchema>;
+
+const matchSchema = z
+  .object({
+    identity: identityMatchSchema,
+    verbs: patterns,
+    apiGroups: patterns,
+    /** `resource` or `resource/subresource`; `*` matches subresources too. */
+    resources: patterns,
+    namespaces: patterns,
+    namespaceSelector: labelSelectorSchema,
+    names: patterns,
+    /** Paths of non-resource requests (/healthz, /version); only those match. */
+    nonResourceURLs: patterns,
+    /**
+     * The rule does not apply when the calling agent's allow-list names the
+     * request's resource exactly (a pattern with `*` does not count).
+     */
+    unlessAllowListed: z.boolean(),
+  })
+  .partial()
+  .strict();
+export type RuleMatch = z.output<typeof matchSchema>;
+
+const ruleSchema = z
+  .object({
+    id: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._/-]*$/, "ids are letters, digits, . _ / -"),
+    reason: name,
+    match: matchSchema.default({}),
+    condition: z.string().min(1).optional(),
+    action,
+    message: name.optional(),
+    audit: z.object({ level: z.enum(auditLevels) }).strict().optional(),
+    masking: z.object({ profile: name }).strict().optional(),
+  })
+  .strict();
+export type RuleSpec = z.output<typeof ruleSchema>;
+
+const agentGrantSchema = z
+  .object({
+    verbs: patterns,
+    apiGroups: patterns.optional(),
+    resources: patterns.optional(),
+    /** Omitted: every namespace and cluster-scoped resources. */
+    namespaces: patterns.optional(),
+    names: patterns.optional(),
+    nonResourceURLs: patterns.optional(),
+  })
+  .strict()
+  .refine((g) => (g.resources === undefined) !== (g.nonResourceURLs === undefined), {
+    message: "an allow entry names either resources or nonResourceURLs",
+  });
+export type AgentGrantSpec = z.output<typeof agentGrantSchema>;
+
+const agentSchema = z
+  .object({
+    /** The agent's subject (its token name); also names the rule id `agents/<name>`. */
+    name,
+    /** Match by Kubernetes username instead of subject. */
+    username: name.optional(),
+    allow: z.array(agentGrantSchema),
+  })
+  .strict();
+export type AgentSpec = z.output<typeof agentSchema>;
+
+const testIdentitySchema = z
+  .object({
+    subject: name,
+    kind: z.enum(["agent", "human"]),
+    issuer: name.optional(),
+    username: name.optional(),
+    groups: z.array(z.string()).default([]),
+    uid: z.string().optional(),
+  })
+  .strict();
+
+const testSchema = z
+  .object({
+    name,
+    request: z
+      .object({
+        method: z.enum(["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"]),
+        path: z.string().startsWith("/"),
+        identity: testIdentitySchema,
+        object: z.unknown().optional(),
+        oldObject: z.unknown().optional(),
+        namespaceLabels: z.record(z.string(), z.string()).optional(),
+      })
+      .strict(),
+    expect: action,
+    rule: name.optional(),
+  })
+  .strict();
+export type PolicyTestSpec = z.output<typeof testSchema>;
+export type TestIdentitySpec = z.output<typeof testIdentitySchema>;
+
+export const policySchema = z
+  .object({
+    apiVersion: z.literal("portcullis.dev/v1"),
+    kind: z.literal("Policy"),
+    metadata: z.object({ name: z.string().regex(/^[a-z0-9][a-z0-9.-]*$/) }).strict(),
+    spec: z
+      .object({
+        defaultAction: action,
+        defaultMessage: name.optional(),
+        agents: z.array(agentSchema).default([]),
+        rules: z.array(ruleSchema).default([]),
+        tests: z.array(testSchema).default([]),
+      })
+      .strict(),
+  })
+  .strict();
+export type PolicyDocument = z.output<typeof policySchema>;

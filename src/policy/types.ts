@@ -1,0 +1,98 @@
+/** The compiled policy and the shapes evaluation takes and gives. */
+import type { AuditLevel } from "../audit/record.ts";
+import type { Identity } from "../identity/identity.ts";
+import type { RequestInfo } from "../kube/request-info.ts";
+import type { CelProgram } from "./cel.ts";
+import type { PatternSet } from "./glob.ts";
+import type { Action, LabelSelector, PolicyTestSpec } from "./schema.ts";
+
+export type { Action } from "./schema.ts";
+
+export interface PolicyInput {
+  identity: Identity;
+  requestInfo: RequestInfo;
+  /** The HTTP method as received. */
+  method: string;
+  /** Labels of the request's namespace, when known (kept current by a namespace watch). */
+  namespaceLabels?: Record<string, string>;
+  /** The object the call would produce (the dry-run result), for create/update/patch. */
+  object?: unknown;
+  /** The object as it is now, for update/patch/delete. */
+  oldObject?: unknown;
+  /** The request asked for `dryRun=All`. */
+  dryRun?: boolean;
+}
+
+export interface TraceEntry {
+  ruleId: string;
+  outcome: "matched" | "skipped";
+  why: string;
+}
+
+export interface Decision {
+  action: Action;
+  ruleId: string;
+  message: string;
+  auditLevel?: AuditLevel;
+  maskingProfile?: string;
+  trace: TraceEntry[];
+}
+
+/** A rule with its match fields compiled; a field left out of the file is undefined. */
+export interface CompiledRule {
+  id: string;
+  reason: string;
+  message: string;
+  action: Action;
+  auditLevel?: AuditLevel;
+  maskingProfile?: string;
+  kinds?: ReadonlySet<string>;
+  subjects?: PatternSet;
+  usernames?: PatternSet;
+  groups?: PatternSet;
+  verbs?: PatternSet;
+  apiGroups?: PatternSet;
+  resources?: PatternSet;
+  namespaces?: PatternSet;
+  namespaceSelector?: LabelSelector;
+  names?: PatternSet;
+  nonResourceURLs?: PatternSet;
+  unlessAllowListed: boolean;
+  condition?: CelProgram;
+}
+
+export interface CompiledGrant {
+  verbs: PatternSet;
+  apiGroups?: PatternSet;
+  resources?: PatternSet;
+  namespaces?: PatternSet;
+  names?: PatternSet;
+  nonResourceURLs?: PatternSet;
+  /** Resources written without `*`, for rules with `unlessAllowListed`. */
+  exactResources: ReadonlySet<string>;
+}
+
+export interface CompiledAgent {
+  name: string;
+  username?: string;
+  grants: CompiledGrant[];
+}
+
+/** One policy file, compiled. */
+export interface PolicyLayer {
+  name: string;
+  file: string;
+  defaultAction: Action;
+  defaultMessage: string;
+  agents: CompiledAgent[];
+  rules: CompiledRule[];
+  tests: PolicyTestSpec[];
+}
+
+/**
+ * What evaluate runs: one or more layers (the baseline, then user files).
+ * See compose.ts for how their answers combine.
+ */
+export interface CompiledPolicy {
+  layers: PolicyLayer[];
+}

@@ -1,0 +1,289 @@
+/**
+ * The baseline guardrails, proven with kubectl through the gateway against the
+ * real control plane, including the evasions: writes are judged on the
+ * object the API server would store, however the write was expressed. The
+ * agent has cluster-admin in RBAC, so every refusal here is the gateway's.
+ */
+import assert from "node:assert/strict";
+import { writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { after, before, describe, test } from "node:test";
+import { type ControlPlane, startControlPlane } from "../../src/cluster/launcher.ts";
+import { startTestGateway, type TestGateway } from "../support/gateway.ts";
+import { runKubectl } from "../support/kubectl.ts";
+
+let cluster: ControlPlane;
+let gw: TestGateway;
+let kubeconfig: string;
+let ns: string;
+let prod: string;
+
+const run = (args: string[], input?: string) =>
+  runKubectl(cluster.binaries.kubectl, kubeconfig, args, input === undefined ? {} : { input });
+
+function pod(name: string, spec: Record<string, unknown> = {}) {
+  return {
+    apiVersion: "v1",
+    kind: "Pod",
+    metadata: { name },
+    spec: { containers: [{ name: "app", image: "registry.example/app:1" }], ...spec },
+  };
+}
+
+function deployment(name: string, podSpec: Record<string, unknown>, replicas = 1) {
+  return {
+    apiVersion: "apps/v1",
+    kind: "Deployment",
+    metadata: { name },
+    spec: {
+      replicas,
+      selector: { matchLabels: { app: name } },
+      template: { metadata: { labels: { app: name } }, spec: podSpec },
+    },
+  };
+}
+
+const plainPodSpec = { containers: [{ name: "app", image: "registry.example/app:1" }] };
+
+function assertRefusedBy(result: { code: number; stderr: string }, rule: string): void {
+  assert.notEqual(result.code, 0, "the call was refused");
+  assert.match(
+    result.stderr,
+    new RegExp(`portcullis: rule ${rule.replace("/", "\\/")}`),
+    result.stderr,
+  );
+}
+
+before(async () => {
+  cluster = await startControlPlane();
+  const policyFile = join(cluster.dataDir, "team-policy.yaml");
+  await writeFile(
+    policyFile,
+    [
+      "apiVersion: portcullis.dev/v1",
+      "kind: Policy",
+      "metadata: { name: team }",
+      "spec:",
+      "  defaultAction: allow",
+      "  agents:",
+      "    - name: reader-bot",
+      "      allow:",
+      "        - verbs: [get, list, watch]",
+      "          resources: [configmaps]",
+      "  rules:",
+      "    - id: team/broken-condition",
+      "      reason: conditions that fail at runtime refuse the call",
+      "      match: { verbs: [create], resources: [configmaps] }",
+      "      condition: object.metadata.name.startsWith('cel-error') && object.data.missing == 'x'",
+      "      action: allow",
+      "",
+    ].join("\n"),
+  );
+  gw = await startTestGateway(cluster, { policy: { files: [policyFile] } });
+  ns = await cluster.createNamespace("guarded");
+  prod = await cluster.createNamespace("prod", { "portcullis.dev/tier": "production" });
+  const agent = await gw.agent("guarded-agent", { namespace: ns });
+  kubeconfig = agent.kubeconfig;
+  const bind = await cluster.kubectl([
+    "create",
+    "clusterrolebinding",
+    "guarded-agent-admin",
+    "--clusterrole=cluster-admin",
+    `--user=${agent.username}`,
+  ]);
+  assert.equal(bind.code, 0, bind.stderr);
+});
+
+after(async () => {
+  await gw?.close();
+  await cluster?.stop();
+});
+
+describe("namespaces and collections", () => {
+  test("kubectl delete ns NAME is refused, and the namespace stays", async () => {
+    const victim = await cluster.createNamespace("victim");
+    assertRefusedBy(await run(["delete", "namespace", victim]), "baseline/no-namespace-delete");
+    assert.equal((await cluster.kubectl(["get", "namespace", victim])).code, 0);
+  });
+
+  test("kubectl delete ns --all is refused for every namespace", async () => {
+    const result = await run(["delete", "namespace", "--all", "--wait=false"]);
+    assertRefusedBy(result, "baseline/no-namespace-delete");
+    assert.equal((await cluster.kubectl(["get", "namespace", ns])).code, 0);
+  });
+
+  test("deletecollection is refused for agents", async () => {
+    await cluster.kubectl(["create", "configmap", "keep-me", "-n", ns]);
+    // DELETE on the collection itself: what `kubectl delete --raw` sends.
+    const result = await run(["delete", "--raw", `/api/v1/namespaces/${ns}/configmaps`]);
+    assertRefusedBy(result, "baseline/no-deletecollection");
+    assert.equal((await cluster.kubectl(["get", "configmap", "keep-me", "-n", ns])).code, 0);
+  });
+});
+
+describe("privileged workloads, however expressed", () => {
+  test("a plain pod is allowed", async () => {
+    const result = await run(["apply", "-f", "-"], JSON.stringify(pod("plain")));
+    assert.equal(result.code, 0, result.stderr);
+  });
+
+  test("a privileged pod is refused", async () => {
+    const result = await run(
+      ["create", "-f", "-"],
+      JSON.stringify(
+        pod("priv", {
+          containers: [{ name: "app", image: "x", securityContext: { privileged: true } }],
+        }),
+      ),
+    );
+    assertRefusedBy(result, "baseline/no-privileged-pods");
+  });
+
+  test("a JSON patch that sets privileged: true is refused", async () => {
+    await run(["apply", "-f", "-"], JSON.stringify(deployment("jsonpatched", plainPodSpec)));
+    const result = await run([
+      "patch",
+      "deployment",
+      "jsonpatched",
+      "--type=json",
+      "-p",
+      '[{"op":"add","path":"/spec/template/spec/containers/0/securityContext","value":{"privileged":true}}]',
+    ]);
+    assertRefusedBy(result, "baseline/no-privileged-pods");
+    const current = await cluster.kubectl([
+      "get",
+      "deployment",
+      "jsonpatched",
+      "-n",
+      ns,
+      "-o",
+      "json",
+    ]);
+    assert.doesNotMatch(current.stdout, /"privileged": true/);
+  });
+
+  test("a strategic merge patch that adds a hostPath volume is refused", async () => {
+    await run(["apply", "-f", "-"], JSON.stringify(deployment("smp", plainPodSpec)));
+    const result = await run([
+      "patch",
+      "deployment",
+      "smp",
+      "-p",
+      '{"spec":{"template":{"spec":{"volumes":[{"name":"host","hostPath":{"path":"/"}}]}}}}',
+    ]);
+    assertRefusedBy(result, "baseline/no-privileged-pods");
+  });
+
+  test("a server-side apply of a privileged pod is refused", async () => {
+    const result = await run(
+      ["apply", "--server-side", "-f", "-"],
+      JSON.stringify(pod("ssa-priv", { hostNetwork: true })),
+    );
+    assertRefusedBy(result, "baseline/no-privileged-pods");
+  });
+
+  test("a Deployment whose pod template is privileged is refused", async () => {
+    const result = await run(
+      ["create", "-f", "-"],
+      JSON.stringify(
+        deployment("priv-template", {
+          containers: [{ name: "app", image: "x", securityContext: { privileged: true } }],
+        }),
+      ),
+    );
+    assertRefusedBy(result, "baseline/no-privileged-pods");
+  });
+
+  test("added capabilities beyond the safe set are refused; NET_BIND_SERVICE is not", async () => {
+    const withCaps = (name: string, add: string[]) =>
+      pod(name, {
+        containers: [{ name: "app", image: "x", securityContext: { capabilities: { add } } }],
+      });
+    assertRefusedBy(
+      await run(["create", "-f", "-"], JSON.stringify(withCaps("sysadmin", ["SYS_ADMIN"]))),
+      "baseline/no-privileged-pods",
+    );
+    const ok = await run(
+      ["create", "-f", "-"],
+      JSON.stringify(withCaps("bind", ["NET_BIND_SERVICE"])),
+    );
+    assert.equal(ok.code, 0, ok.stderr);
+  });
+});
+
+describe("production", () => {
+  test("kubectl scale --replicas=0 in a production namespace needs approval; elsewhere it is allowed", async () => {
+    await cluster.kubectl(["apply", "-n", prod, "-f", "-"], {
+      input: JSON.stringify(deployment("web", plainPodSpec, 2)),
+    });
+    const result = await run(["scale", "deployment", "web", "-n", prod, "--replicas=0"]);
+    assert.notEqual(result.code, 0);
+    assert.match(
+      result.stderr,
+      /portcullis: rule baseline\/approve-production-scale-to-zero: approval required/,
+    );
+    await run(["apply", "-f", "-"], JSON.stringify(deployment("web", plainPodSpec, 2)));
+    const elsewhere = await run(["scale", "deployment", "web", "--replicas=0"]);
+    assert.equal(elsewhere.code, 0, elsewhere.stderr);
+  });
+
+  test("deleting a Deployment in production needs approval", async () => {
+    const result = await run(["delete", "deployment", "web", "-n", prod]);
+    assert.match(
+      result.stderr,
+      /portcullis: rule baseline\/approve-production-deletes: approval required/,
+    );
+    assert.equal((await cluster.kubectl(["get", "deployment", "web", "-n", prod])).code, 0);
+  });
+});
+
+describe("RBAC-like rules the API server cannot express", () => {
+  test("changing RBAC is refused even for a cluster-admin agent", async () => {
+    const result = await run([
+      "create",
+      "clusterrolebinding",
+      "escalate",
+      "--clusterrole=cluster-admin",
+      "--user=mallory",
+    ]);
+    assertRefusedBy(result, "baseline/no-rbac-changes");
+  });
+
+  test("an agent named in an allow-list may do only what it lists", async () => {
+    const reader = await gw.agent("reader-bot", { namespace: ns });
+    await cluster.kubectl([
+      "create",
+      "clusterrolebinding",
+      "reader-bot-admin",
+      "--clusterrole=cluster-admin",
+      `--user=${reader.username}`,
+    ]);
+    const read = await runKubectl(cluster.binaries.kubectl, reader.kubeconfig, [
+      "get",
+      "configmaps",
+    ]);
+    assert.equal(read.code, 0, read.stderr);
+    const write = await runKubectl(cluster.binaries.kubectl, reader.kubeconfig, [
+      "create",
+      "configmap",
+      "nope",
+    ]);
+    assertRefusedBy(write, "agents/reader-bot");
+  });
+
+  test("a condition that fails at runtime refuses the call and says why", async () => {
+    const result = await run(["create", "configmap", "cel-error-1", "--from-literal=a=b"]);
+    assertRefusedBy(result, "team/broken-condition");
+  });
+});
+
+describe("the audit log records each decision", () => {
+  test("a refusal is recorded with its rule and a 403 completion", async () => {
+    const rows = await gw.audit.store.search({ decision: "deny" });
+    const rules = rows.map(
+      (r) => (JSON.parse(r.body) as { decision: { rule: string } }).decision.rule,
+    );
+    assert.ok(rules.includes("baseline/no-namespace-delete"), rules.join(","));
+    assert.ok(rules.includes("baseline/no-privileged-pods"));
+  });
+});
