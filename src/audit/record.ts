@@ -57,10 +57,17 @@ export interface RequestRecord {
     subresource: string;
     namespace: string;
     name: string;
+    /** The namespace's labels when the decision was made (they can drive policy). */
+    namespaceLabels?: Record<string, string>;
   };
   level: AuditLevel;
   /** The policy's decision; `dryRun` when it was judged on a dry-run of the write. */
-  decision: { action: "allow" | "deny" | "approve"; rule: string; reason?: string; dryRun?: boolean };
+  decision: {
+    action: "allow" | "deny" | "approve";
+    rule: string;
+    reason?: string;
+    dryRun?: boolean;
+  };
   approvals?: string[];
   body?: BodyRef;
 }

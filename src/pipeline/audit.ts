@@ -108,7 +108,10 @@ export function auditStage(options: AuditStageOptions): Stage<Decided, Recorded>
         ...(headers["user-agent"] ? { userAgent: headers["user-agent"].slice(0, 256) } : {}),
       },
       session,
-      request: recordedRequest(ctx.req.method ?? "GET", ctx.requestInfo),
+      request: {
+        ...recordedRequest(ctx.req.method ?? "GET", ctx.requestInfo),
+        ...(ctx.namespaceLabels ? { namespaceLabels: ctx.namespaceLabels } : {}),
+      },
       level,
       decision: {
         action: ctx.decision.action,

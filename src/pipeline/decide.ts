@@ -43,13 +43,14 @@ export function decideStage(options: DecideOptions): Stage<Classified, Decided> 
   return async function decide(ctx, next) {
     const engine = options.engine();
     const info = ctx.requestInfo;
+    const namespaceLabels = info.namespace
+      ? options.namespaces?.labelsOf(info.namespace)
+      : undefined;
     const request: PolicyRequest = {
       identity: ctx.identity,
       requestInfo: info,
       method: ctx.req.method ?? "GET",
-      ...(info.namespace && options.namespaces?.labelsOf(info.namespace)
-        ? { namespaceLabels: options.namespaces.labelsOf(info.namespace) }
-        : {}),
+      ...(namespaceLabels ? { namespaceLabels } : {}),
     };
     const needs = info.isResourceRequest
       ? engine.needsObject(request)
@@ -85,7 +86,7 @@ export function decideStage(options: DecideOptions): Stage<Classified, Decided> 
       const decision = failClosed(
         `portcullis: the call could not be judged: asking the API server what it would do failed (${(err as Error).message})`,
       );
-      return next({ ...ctx, decision, requestBody, dryRun, refusal: undefined });
+      return next({ ...ctx, decision, requestBody, dryRun, refusal: undefined, namespaceLabels });
     }
     let decision: PolicyDecision;
     if (refusal) {
@@ -109,6 +110,6 @@ export function decideStage(options: DecideOptions): Stage<Classified, Decided> 
         );
       }
     }
-    await next({ ...ctx, decision, requestBody, dryRun, refusal });
+    await next({ ...ctx, decision, requestBody, dryRun, refusal, namespaceLabels });
   };
 }

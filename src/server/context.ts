@@ -52,6 +52,8 @@ export interface Decided extends Classified {
   readonly dryRun: boolean;
   /** The API server's own refusal of the dry-run, relayed instead of the real call. */
   readonly refusal: UpstreamAnswer | undefined;
+  /** Labels of the call's namespace as the decision saw them. */
+  readonly namespaceLabels: Record<string, string> | undefined;
 }
 
 /** After audit.begin: the call is on record; what forwarding needs from that. */
