@@ -6,6 +6,7 @@ import { agentsCommand } from "./agents.ts";
 import { auditCommand } from "./audit.ts";
 import { clusterCommand } from "./cluster.ts";
 import { kubeconfigCommand } from "./kubeconfig.ts";
+import { policyCommand } from "./policy.ts";
 import { serveCommand } from "./serve.ts";
 import { sessionsCommand } from "./sessions.ts";
 
@@ -18,6 +19,7 @@ const program = new Command("portcullis")
   .addCommand(serveCommand())
   .addCommand(kubeconfigCommand())
   .addCommand(agentsCommand())
+  .addCommand(policyCommand())
   .addCommand(auditCommand())
   .addCommand(sessionsCommand())
   .addCommand(clusterCommand());

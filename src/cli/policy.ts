@@ -4,12 +4,13 @@ import { fileURLToPath } from "node:url";
 import { Command, Option } from "commander";
 import { parse as parseYaml } from "yaml";
 import { baselineFile, baselinePolicy } from "../policy/baseline.ts";
-import { composePolicies } from "../policy/compose.ts";
+import { composeWithBaseline } from "../policy/compose.ts";
 import { explain } from "../policy/explain.ts";
 import { loadPolicyFile } from "../policy/load.ts";
 import { sampleInput } from "../policy/sample.ts";
 import { runPolicyTests } from "../policy/tests.ts";
 import type { CompiledPolicy } from "../policy/types.ts";
+import { addSimulateCommand } from "./policy-simulate.ts";
 
 interface CheckOptions {
   baseline: boolean;
@@ -38,6 +39,7 @@ export function policyCommand(): Command {
   );
   addCheck(policy);
   addExplain(policy);
+  addSimulateCommand(policy);
   return policy;
 }
 
@@ -70,7 +72,7 @@ Exit status: 0 when every file is valid and every test passes, 1 otherwise.`,
     .action((files: string[], options: CheckOptions) => {
       const loaded = files.map((file) => ({ file, policy: loadUnlessBaseline(file) }));
       const user = loaded.flatMap((l) => (l.policy === undefined ? [] : [l.policy]));
-      const composed = composeFor(options.baseline || loaded.some((l) => !l.policy), user);
+      const composed = composeWithBaseline(options.baseline || loaded.some((l) => !l.policy), user);
       let passed = 0;
       let failed = 0;
       const tested = new Set(loaded.map((l) => l.policy?.layers[0] ?? baselinePolicy().layers[0]));
@@ -108,10 +110,17 @@ function addExplain(policy: Command): void {
     .option("--object <file>", "the object the call would produce (JSON or YAML)")
     .option("--old-object <file>", "the object as it is now (JSON or YAML)")
     .option("--namespace-labels <k=v,...>", "labels of the request's namespace")
-    .option("-p, --policy <file>", "a policy file (repeatable); default: the baseline only", collect, [])
+    .option(
+      "-p, --policy <file>",
+      "a policy file (repeatable); default: the baseline only",
+      collect,
+      [],
+    )
     .option("--no-baseline", "leave out the shipped baseline pack")
     .addOption(
-      new Option("-o, --output <format>", "output format").choices(["text", "json"]).default("text"),
+      new Option("-o, --output <format>", "output format")
+        .choices(["text", "json"])
+        .default("text"),
     )
     .addHelpText(
       "after",
@@ -125,8 +134,12 @@ Examples:
     )
     .action((options: ExplainOptions) => {
       const subject = typeof options.human === "string" ? options.human : options.agent;
-      if (subject === undefined) throw new Error("name the caller with --agent NAME or --human NAME");
-      const policy = composeFor(options.baseline, options.policy.map((f) => loadPolicyFile(f)));
+      if (subject === undefined)
+        throw new Error("name the caller with --agent NAME or --human NAME");
+      const policy = composeWithBaseline(
+        options.baseline,
+        options.policy.map((f) => loadPolicyFile(f)),
+      );
       const input = sampleInput({
         method: options.method.toUpperCase(),
         path: options.path,
@@ -152,13 +165,6 @@ function collect(value: string, previous: string[]): string[] {
 /** The baseline file given as an argument is the baseline itself, not a second copy. */
 function loadUnlessBaseline(file: string): CompiledPolicy | undefined {
   return resolve(file) === fileURLToPath(baselineFile) ? undefined : loadPolicyFile(file);
-}
-
-function composeFor(withBaseline: boolean, user: CompiledPolicy[]): CompiledPolicy {
-  if (withBaseline) return composePolicies(baselinePolicy(), ...user);
-  const [first, ...rest] = user;
-  if (first === undefined) throw new Error("no policy: give a policy file or keep the baseline");
-  return composePolicies(first, ...rest);
 }
 
 function readObject(file: string): unknown {

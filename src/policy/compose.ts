@@ -18,6 +18,7 @@
  * attach, portforward) exactly: the baseline's exec rule says `unlessAllowListed`.
  * Dropping a baseline rule altogether must be spelt out: `withoutRules`.
  */
+import { baselinePolicy } from "./baseline.ts";
 import type { CompiledPolicy } from "./types.ts";
 
 export function composePolicies(
@@ -52,4 +53,17 @@ export function withoutRules(policy: CompiledPolicy, ids: readonly string[]): Co
   }));
   if (wanted.size > 0) throw new Error(`no such rule to disable: ${[...wanted].join(", ")}`);
   return { layers };
+}
+
+/** The baseline (unless turned off) followed by the user's policies, in order. */
+export function composeWithBaseline(
+  withBaseline: boolean,
+  user: readonly CompiledPolicy[],
+): CompiledPolicy {
+  if (withBaseline) return composePolicies(baselinePolicy(), ...user);
+  const [first, ...rest] = user;
+  if (first === undefined) {
+    throw new Error("no policy: the baseline is off and no policy files are given");
+  }
+  return composePolicies(first, ...rest);
 }

@@ -35,16 +35,22 @@ export function evaluate(policy: CompiledPolicy, input: PolicyInput): Decision {
   }
 
   const variablesFor = lazyVariables(input);
-  let decision: Decision | undefined;
+  let decision: Answer | undefined;
   for (const layer of policy.layers) {
     const answer = evaluateLayer(layer, facts, variablesFor, trace);
     decision = decision === undefined ? answer : combine(decision, answer);
-    if (answer.action === "deny") break;
+    if (answer.decision.action === "deny") break;
   }
   if (decision === undefined) {
     return { action: "deny", ruleId: "portcullis:no-policy", message: "no policy loaded", trace };
   }
-  return decision;
+  return decision.decision;
+}
+
+/** A layer's answer; `byDefault` when no rule of the layer matched. */
+interface Answer {
+  decision: Decision;
+  byDefault: boolean;
 }
 
 function evaluateLayer(
@@ -52,7 +58,7 @@ function evaluateLayer(
   facts: RequestFacts,
   variablesFor: (uses: { object: boolean; oldObject: boolean }) => CelVariables,
   trace: TraceEntry[],
-): Decision {
+): Answer {
   for (const rule of layer.rules) {
     const why = matchRule(rule, facts);
     if (why !== undefined) {
@@ -65,9 +71,10 @@ function evaluateLayer(
         holds = rule.condition.run(variablesFor(rule.condition.uses));
       } catch (err) {
         if (!(err instanceof CelRuntimeError)) throw err;
-        const message = `the condition of rule ${rule.id} failed, so the call is refused: ${err.message}`;
-        trace.push({ ruleId: rule.id, outcome: "matched", why: `condition failed: ${err.message}` });
-        return { action: "deny", ruleId: rule.id, message, trace };
+        const why = `${err.message}${missingHint(rule, facts)}`;
+        const message = `the condition of rule ${rule.id} failed, so the call is refused: ${why}`;
+        trace.push({ ruleId: rule.id, outcome: "matched", why: `condition failed: ${why}` });
+        return { decision: { action: "deny", ruleId: rule.id, message, trace }, byDefault: false };
       }
       if (!holds) {
         trace.push({ ruleId: rule.id, outcome: "skipped", why: "condition is false" });
@@ -75,11 +82,26 @@ function evaluateLayer(
       }
     }
     trace.push({ ruleId: rule.id, outcome: "matched", why: matchedWhy(rule) });
-    return ruleDecision(rule, trace);
+    return { decision: ruleDecision(rule, trace), byDefault: false };
   }
   const ruleId = `${layer.name}:default`;
   trace.push({ ruleId, outcome: "matched", why: `no rule of ${layer.name} matched` });
-  return { action: layer.defaultAction, ruleId, message: layer.defaultMessage, trace };
+  const decision: Decision = {
+    action: layer.defaultAction,
+    ruleId,
+    message: layer.defaultMessage,
+    trace,
+  };
+  return { decision, byDefault: true };
+}
+
+/** Names the likely cause when a condition read an object that was not supplied. */
+function missingHint(rule: CompiledRule, facts: RequestFacts): string {
+  const uses = rule.condition?.uses;
+  const { object, oldObject } = facts.input;
+  if (uses?.object && object === undefined) return " (object is null: none was supplied)";
+  if (uses?.oldObject && oldObject === undefined) return " (oldObject is null: none was supplied)";
+  return "";
 }
 
 function matchedWhy(rule: CompiledRule): string {
@@ -94,18 +116,22 @@ function ruleDecision(rule: CompiledRule, trace: TraceEntry[]): Decision {
 }
 
 /**
- * The stricter answer wins (deny > approve > allow); on a tie the earlier
- * layer's rule is named. Protections are kept from both: the highest audit
- * level, and the first masking profile either named.
+ * The stricter answer wins (deny > approve > allow). On a tie a rule that
+ * matched is named over a layer's default, then the earlier layer's. Protections
+ * are kept from both: the highest audit level, the first masking profile named.
  */
-function combine(first: Decision, second: Decision): Decision {
-  const winner = strictness[second.action] > strictness[first.action] ? second : first;
-  const combined: Decision = { ...winner };
-  const level = higherLevel(first.auditLevel, second.auditLevel);
+function combine(first: Answer, second: Answer): Answer {
+  const a = first.decision;
+  const b = second.decision;
+  const stricter = strictness[b.action] - strictness[a.action];
+  const winner =
+    stricter > 0 || (stricter === 0 && first.byDefault && !second.byDefault) ? second : first;
+  const combined: Decision = { ...winner.decision };
+  const level = higherLevel(a.auditLevel, b.auditLevel);
   if (level !== undefined) combined.auditLevel = level;
-  const profile = first.maskingProfile ?? second.maskingProfile;
+  const profile = a.maskingProfile ?? b.maskingProfile;
   if (profile !== undefined) combined.maskingProfile = profile;
-  return combined;
+  return { decision: combined, byDefault: winner.byDefault };
 }
 
 function higherLevel<T extends (typeof auditLevels)[number]>(a?: T, b?: T): T | undefined {

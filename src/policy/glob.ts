@@ -6,6 +6,8 @@
 export interface PatternSet {
   readonly any: boolean;
   readonly source: readonly string[];
+  /** The list as written, for trace messages: `[get, list]`. */
+  readonly shown: string;
   test(value: string): boolean;
 }
 
@@ -19,11 +21,10 @@ export function compilePatterns(patterns: readonly string[]): PatternSet {
     else exact.add(pattern);
   }
   const regex = globs.length > 0 ? new RegExp(`^(?:${globs.join("|")})$`, "s") : undefined;
-  return {
-    any,
-    source: patterns,
-    test: (value) => any || exact.has(value) || (regex?.test(value) ?? false),
-  };
+  const shown = `[${patterns.map((p) => (p === "" ? '""' : p)).join(", ")}]`;
+  if (any) return { any, source: patterns, shown, test: () => true };
+  if (regex === undefined) return { any, source: patterns, shown, test: (v) => exact.has(v) };
+  return { any, source: patterns, shown, test: (v) => exact.has(v) || regex.test(v) };
 }
 
 function globToRegExpSource(pattern: string): string {
@@ -35,5 +36,5 @@ function globToRegExpSource(pattern: string): string {
 
 /** The list as written, for trace messages: `[get, list]`. */
 export function showPatterns(set: PatternSet): string {
-  return `[${set.source.map((p) => (p === "" ? '""' : p)).join(", ")}]`;
+  return set.shown;
 }

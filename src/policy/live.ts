@@ -9,8 +9,7 @@ import { basename, dirname, resolve } from "node:path";
 import type { Logger } from "pino";
 import { Counter, Gauge, type Registry } from "prom-client";
 import type { PolicySettings } from "../config/schema.ts";
-import { loadBaseline } from "./baseline.ts";
-import { composePolicies } from "./compose.ts";
+import { composeWithBaseline } from "./compose.ts";
 import type { PolicyEngine } from "./engine.ts";
 import { evaluate, needsObject } from "./evaluate.ts";
 import { loadPolicyFile } from "./load.ts";
@@ -20,11 +19,10 @@ const reloadDebounceMs = 200;
 
 /** Compiles the configured policy; throws with a message naming what is wrong. */
 export function compileConfiguredPolicy(settings: PolicySettings): CompiledPolicy {
-  const user = settings.files.map((file) => loadPolicyFile(resolve(file)));
-  if (settings.baseline) return composePolicies(loadBaseline(), ...user);
-  const [first, ...rest] = user;
-  if (!first) throw new Error("policy: the baseline is off and no policy files are configured");
-  return composePolicies(first, ...rest);
+  return composeWithBaseline(
+    settings.baseline,
+    settings.files.map((file) => loadPolicyFile(resolve(file))),
+  );
 }
 
 export function engineFor(policy: CompiledPolicy): PolicyEngine {

@@ -7,6 +7,7 @@ import { readFileSync } from "node:fs";
 import { compileAgent } from "./agents.ts";
 import { CelCompileError, compileCondition } from "./cel.ts";
 import { compilePatterns } from "./glob.ts";
+import { skipReasons } from "./match.ts";
 import { type PolicyDocument, policySchema, type RuleSpec } from "./schema.ts";
 import type { CompiledPolicy, CompiledRule, PolicyLayer } from "./types.ts";
 import { parseYamlWithSchema, YamlDocumentError } from "./yaml.ts";
@@ -93,7 +94,7 @@ export function compilePolicy(
 function compileRule(rule: RuleSpec): CompiledRule {
   const m = rule.match;
   const set = (p: string[] | undefined) => (p === undefined ? undefined : compilePatterns(p));
-  return {
+  const compiled: Omit<CompiledRule, "skip"> = {
     id: rule.id,
     reason: rule.reason,
     message: rule.message ?? rule.reason,
@@ -112,6 +113,8 @@ function compileRule(rule: RuleSpec): CompiledRule {
     names: set(m.names),
     nonResourceURLs: set(m.nonResourceURLs),
     unlessAllowListed: m.unlessAllowListed ?? false,
+    needsResource: [m.apiGroups, m.resources, m.namespaces, m.names].some((f) => f !== undefined),
     condition: rule.condition === undefined ? undefined : compileCondition(rule.condition),
   };
+  return { ...compiled, skip: skipReasons(compiled) };
 }

@@ -3,7 +3,7 @@
  * Every field given must match; within a field, any listed pattern may.
  * Answers with undefined for a match, or the reason it does not, for the trace.
  */
-import { showPatterns } from "./glob.ts";
+import { type PatternSet, showPatterns } from "./glob.ts";
 import { selectorMatches, showSelector } from "./labels.ts";
 import type { CompiledRule, PolicyInput } from "./types.ts";
 
@@ -28,6 +28,49 @@ export function requestFacts(input: PolicyInput, allowListNamed: boolean): Reque
 }
 
 /**
+ * Why a rule does not match, one sentence per field, written once at load:
+ * evaluation then builds no strings (the request's own values are in the
+ * explanation's classification line).
+ */
+export interface SkipReasons {
+  kinds: string;
+  subjects: string;
+  usernames: string;
+  groups: string;
+  verbs: string;
+  nonResourceURLs: string;
+  apiGroups: string;
+  resources: string;
+  namespaces: string;
+  names: string;
+  namespaceSelector: string;
+}
+
+export function skipReasons(rule: Omit<CompiledRule, "skip">): SkipReasons {
+  const list = (set: PatternSet | undefined) => (set === undefined ? "" : showPatterns(set));
+  return {
+    kinds: `caller is not ${[...(rule.kinds ?? [])].join(" or ")}`,
+    subjects: `subject not in ${list(rule.subjects)}`,
+    usernames: `username not in ${list(rule.usernames)}`,
+    groups: `no group in ${list(rule.groups)}`,
+    verbs: `verb not in ${list(rule.verbs)}`,
+    nonResourceURLs: `path not in ${list(rule.nonResourceURLs)}`,
+    apiGroups: `API group not in ${list(rule.apiGroups)}`,
+    resources: `resource not in ${list(rule.resources)}`,
+    namespaces: `namespace not in ${list(rule.namespaces)}`,
+    names: `name not in ${list(rule.names)}`,
+    namespaceSelector: rule.namespaceSelector
+      ? `namespace labels do not match ${showSelector(rule.namespaceSelector)}`
+      : "",
+  };
+}
+
+const RESOURCE_ONLY = "a resource request (the rule names nonResourceURLs)";
+const CLUSTER_SCOPED_SELECTOR = "cluster-scoped request (the rule has a namespaceSelector)";
+const CLUSTER_SCOPED_NAMESPACES = "cluster-scoped request (the rule names namespaces)";
+const NON_RESOURCE = "non-resource request (the rule names resources)";
+
+/**
  * @param assumeLabels treat unknown namespace labels as matching (to ask
  *   "could this rule apply?"); otherwise they do not match.
  */
@@ -37,34 +80,25 @@ export function matchRule(
   assumeLabels = false,
 ): string | undefined {
   const { identity, requestInfo: info } = facts.input;
-  if (rule.kinds && !rule.kinds.has(identity.kind)) return `caller is ${identity.kind}`;
-  if (rule.subjects && !rule.subjects.test(identity.subject)) {
-    return `subject ${identity.subject} not in ${showPatterns(rule.subjects)}`;
-  }
-  if (rule.usernames && !rule.usernames.test(identity.username)) {
-    return `username ${identity.username} not in ${showPatterns(rule.usernames)}`;
-  }
-  if (rule.groups && !identity.groups.some((g) => rule.groups?.test(g))) {
-    return `no group in ${showPatterns(rule.groups)}`;
-  }
-  if (rule.verbs && !rule.verbs.test(facts.verb)) {
-    return `verb ${facts.verb} not in ${showPatterns(rule.verbs)}`;
-  }
+  const skip = rule.skip;
+  if (rule.kinds && !rule.kinds.has(identity.kind)) return skip.kinds;
+  if (rule.subjects && !rule.subjects.test(identity.subject)) return skip.subjects;
+  if (rule.usernames && !rule.usernames.test(identity.username)) return skip.usernames;
+  if (rule.groups && !anyGroup(rule.groups, identity.groups)) return skip.groups;
+  if (rule.verbs && !rule.verbs.test(facts.verb)) return skip.verbs;
   if (rule.nonResourceURLs) {
-    if (info.isResourceRequest) return "a resource request (the rule names nonResourceURLs)";
-    if (!rule.nonResourceURLs.test(info.path)) {
-      return `path ${info.path} not in ${showPatterns(rule.nonResourceURLs)}`;
-    }
+    if (info.isResourceRequest) return RESOURCE_ONLY;
+    if (!rule.nonResourceURLs.test(info.path)) return skip.nonResourceURLs;
   }
   const why = matchResource(rule, facts);
   if (why !== undefined) return why;
   if (rule.namespaceSelector) {
-    if (info.namespace === "") return "cluster-scoped request (the rule has a namespaceSelector)";
+    if (info.namespace === "") return CLUSTER_SCOPED_SELECTOR;
     const labels = facts.input.namespaceLabels;
     if (labels === undefined) {
       if (!assumeLabels) return `labels of namespace ${info.namespace} are unknown`;
     } else if (!selectorMatches(rule.namespaceSelector, labels)) {
-      return `namespace ${info.namespace} does not match ${showSelector(rule.namespaceSelector)}`;
+      return skip.namespaceSelector;
     }
   }
   if (rule.unlessAllowListed && facts.allowListNamed) {
@@ -73,25 +107,21 @@ export function matchRule(
   return undefined;
 }
 
+function anyGroup(patterns: PatternSet, groups: readonly string[]): boolean {
+  for (const group of groups) if (patterns.test(group)) return true;
+  return false;
+}
+
 function matchResource(rule: CompiledRule, facts: RequestFacts): string | undefined {
   const info = facts.input.requestInfo;
-  const needsResource = rule.apiGroups || rule.resources || rule.namespaces || rule.names;
-  if (!needsResource) return undefined;
-  if (!info.isResourceRequest) return `non-resource request ${info.path}`;
-  if (rule.apiGroups && !rule.apiGroups.test(info.apiGroup)) {
-    return `API group "${info.apiGroup}" not in ${showPatterns(rule.apiGroups)}`;
-  }
-  if (rule.resources && !rule.resources.test(facts.resourceKey)) {
-    return `resource ${facts.resourceKey} not in ${showPatterns(rule.resources)}`;
-  }
+  if (!rule.needsResource) return undefined;
+  if (!info.isResourceRequest) return NON_RESOURCE;
+  if (rule.apiGroups && !rule.apiGroups.test(info.apiGroup)) return rule.skip.apiGroups;
+  if (rule.resources && !rule.resources.test(facts.resourceKey)) return rule.skip.resources;
   if (rule.namespaces) {
-    if (info.namespace === "") return "cluster-scoped request (the rule names namespaces)";
-    if (!rule.namespaces.test(info.namespace)) {
-      return `namespace ${info.namespace} not in ${showPatterns(rule.namespaces)}`;
-    }
+    if (info.namespace === "") return CLUSTER_SCOPED_NAMESPACES;
+    if (!rule.namespaces.test(info.namespace)) return rule.skip.namespaces;
   }
-  if (rule.names && !rule.names.test(info.name)) {
-    return `name "${info.name}" not in ${showPatterns(rule.names)}`;
-  }
+  if (rule.names && !rule.names.test(info.name)) return rule.skip.names;
   return undefined;
 }

@@ -75,7 +75,10 @@ const ruleSchema = z
     condition: z.string().min(1).optional(),
     action,
     message: name.optional(),
-    audit: z.object({ level: z.enum(auditLevels) }).strict().optional(),
+    audit: z
+      .object({ level: z.enum(auditLevels) })
+      .strict()
+      .optional(),
     masking: z.object({ profile: name }).strict().optional(),
   })
   .strict();

@@ -37,7 +37,9 @@ export function runPolicyTests(
 }
 
 /** Every layer's own tests, each run against the whole composed policy. */
-export function runAllPolicyTests(policy: CompiledPolicy): Array<PolicyTestResult & { file: string }> {
+export function runAllPolicyTests(
+  policy: CompiledPolicy,
+): Array<PolicyTestResult & { file: string }> {
   return policy.layers.flatMap((layer) =>
     runPolicyTests(policy, layer.tests).map((r) => ({ ...r, file: layer.file })),
   );

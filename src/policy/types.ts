@@ -4,6 +4,7 @@ import type { Identity } from "../identity/identity.ts";
 import type { RequestInfo } from "../kube/request-info.ts";
 import type { CelProgram } from "./cel.ts";
 import type { PatternSet } from "./glob.ts";
+import type { SkipReasons } from "./match.ts";
 import type { Action, LabelSelector, PolicyTestSpec } from "./schema.ts";
 
 export type { Action } from "./schema.ts";
@@ -58,7 +59,10 @@ export interface CompiledRule {
   names?: PatternSet;
   nonResourceURLs?: PatternSet;
   unlessAllowListed: boolean;
+  /** Any of apiGroups, resources, namespaces, names is given: only resource requests match. */
+  needsResource: boolean;
   condition?: CelProgram;
+  skip: SkipReasons;
 }
 
 export interface CompiledGrant {

@@ -1,2 +1,0 @@
-import { policyCommand } from "/work/main/src/cli/policy.ts";
-await policyCommand().parseAsync(process.argv.slice(2), { from: "user" });
