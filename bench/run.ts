@@ -6,9 +6,12 @@ import { parseArgs } from "node:util";
 import { runAuditBench } from "./audit.ts";
 import { runAuditVerifyBench } from "./audit-verify.ts";
 import { runOverhead } from "./overhead.ts";
+import { runPolicyBench } from "./policy.ts";
+import { runDryRunBench } from "./policy-dryrun.ts";
 
 const usage = `usage: npm run bench -- overhead [--rate 200] [--seconds 20] [--saturate-seconds 10]
                          [--concurrency 32] [--soak-seconds 300] [--workload all|get|list]
+       npm run bench -- policy
        npm run bench -- audit [--records 100000] [--rate 1000] [--seconds 20]
                          [--verify-records 1000000]
 
@@ -18,7 +21,9 @@ const usage = `usage: npm run bench -- overhead [--rate 200] [--seconds 20] [--s
   audit      durable records/s through the audit writer (SQLite, PostgreSQL;
              checkpoints on) and the time each call waits for its records at
              a fixed request rate; then \`audit verify\` over a log of
-             --verify-records records.`;
+             --verify-records records.
+  policy     decision time for the baseline plus 200 rules (p50/p99 µs),
+             and the latency the dry-run step adds to a write.`;
 
 const { positionals, values } = parseArgs({
   allowPositionals: true,
@@ -45,12 +50,26 @@ function printTable(rows: Array<Record<string, unknown>>): void {
 }
 
 const name = positionals[0];
-if (values.help || (name !== "overhead" && name !== "audit")) {
+if (values.help || (name !== "overhead" && name !== "audit" && name !== "policy")) {
   process.stdout.write(`${usage}\n`);
   process.exit(values.help ? 0 : 2);
 }
 
-if (name === "overhead") {
+if (name === "policy") {
+  const decisions = runPolicyBench();
+  process.stdout.write(
+    `decision\t${Object.entries(decisions)
+      .map(([k, v]) => `${k}=${fmt(v)}`)
+      .join("\t")}\n`,
+  );
+  const dryRun = await runDryRunBench();
+  process.stdout.write(
+    `dry-run\t${Object.entries(dryRun)
+      .map(([k, v]) => `${k}=${fmt(v)}`)
+      .join("\t")}\n`,
+  );
+  process.stdout.write(`${JSON.stringify({ benchmark: "policy", decisions, dryRun })}\n`);
+} else if (name === "overhead") {
   const result = await runOverhead({
     rate: Number(values.rate ?? 200),
     seconds: Number(values.seconds),
