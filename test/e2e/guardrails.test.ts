@@ -46,7 +46,7 @@ function deployment(name: string, podSpec: Record<string, unknown>, replicas = 1
 const plainPodSpec = { containers: [{ name: "app", image: "registry.example/app:1" }] };
 
 function assertRefusedBy(result: { code: number; stderr: string }, rule: string): void {
-  assert.notEqual(result.code, 0, "the call was refused");
+  assert.notEqual(result.code, 0, `the call was refused: ${JSON.stringify(result)}`);
   assert.match(
     result.stderr,
     new RegExp(`portcullis: rule ${rule.replace("/", "\\/")}`),
@@ -274,6 +274,106 @@ describe("RBAC-like rules the API server cannot express", () => {
   test("a condition that fails at runtime refuses the call and says why", async () => {
     const result = await run(["create", "configmap", "cel-error-1", "--from-literal=a=b"]);
     assertRefusedBy(result, "team/broken-condition");
+  });
+});
+
+describe("the rest of the baseline", () => {
+  test("changing admission control is refused", async () => {
+    const webhook = {
+      apiVersion: "admissionregistration.k8s.io/v1",
+      kind: "ValidatingWebhookConfiguration",
+      metadata: { name: "sneaky" },
+      webhooks: [],
+    };
+    assertRefusedBy(
+      await run(["create", "-f", "-"], JSON.stringify(webhook)),
+      "baseline/no-admission-changes",
+    );
+  });
+
+  test("changing CustomResourceDefinitions is refused", async () => {
+    const crd = {
+      apiVersion: "apiextensions.k8s.io/v1",
+      kind: "CustomResourceDefinition",
+      metadata: { name: "widgets.example.com" },
+      spec: {
+        group: "example.com",
+        names: { plural: "widgets", singular: "widget", kind: "Widget" },
+        scope: "Namespaced",
+        versions: [
+          {
+            name: "v1",
+            served: true,
+            storage: true,
+            schema: { openAPIV3Schema: { type: "object" } },
+          },
+        ],
+      },
+    };
+    assertRefusedBy(
+      await run(["create", "-f", "-"], JSON.stringify(crd)),
+      "baseline/no-crd-changes",
+    );
+  });
+
+  test("changing nodes is refused", async () => {
+    const node = { apiVersion: "v1", kind: "Node", metadata: { name: "guarded-node" } };
+    const made = await cluster.kubectl(["apply", "-f", "-"], { input: JSON.stringify(node) });
+    assert.equal(made.code, 0, made.stderr);
+    assertRefusedBy(
+      await run(["label", "node", "guarded-node", "pwned=true"]),
+      "baseline/no-node-changes",
+    );
+    // kubectl cordon reports the refusal but exits 0; the node must stay schedulable.
+    const cordon = await run(["cordon", "guarded-node"]);
+    assert.match(cordon.stderr, /portcullis: rule baseline\/no-node-changes/);
+    const after = await cluster.kubectl([
+      "get",
+      "node",
+      "guarded-node",
+      "-o",
+      "jsonpath={.spec.unschedulable}",
+    ]);
+    assert.notEqual(after.stdout, "true");
+    const labels = await cluster.kubectl([
+      "get",
+      "node",
+      "guarded-node",
+      "-o",
+      "jsonpath={.metadata.labels.pwned}",
+    ]);
+    assert.equal(labels.stdout, "");
+  });
+
+  test("the API server's proxy is refused for agents", async () => {
+    const result = await run([
+      "get",
+      "--raw",
+      `/api/v1/namespaces/${ns}/services/anything:80/proxy/`,
+    ]);
+    assertRefusedBy(result, "baseline/no-proxy");
+  });
+
+  test("exec is refused unless the agent's allow-list names it", async () => {
+    const target = pod("exec-target");
+    await cluster.kubectl(["apply", "-n", ns, "-f", "-"], { input: JSON.stringify(target) });
+    const result = await run(["exec", "exec-target", "--", "true"]);
+    assertRefusedBy(result, "baseline/no-exec-by-default");
+  });
+
+  test("adding an ephemeral debug container is refused", async () => {
+    await cluster.kubectl(["apply", "-n", ns, "-f", "-"], {
+      input: JSON.stringify(pod("debug-target")),
+    });
+    const result = await run(["debug", "debug-target", "--image=busybox", "--", "true"]);
+    assertRefusedBy(result, "baseline/no-ephemeral-containers");
+  });
+
+  test("reading Secrets is allowed (through the secrets masking profile)", async () => {
+    await cluster.kubectl(["create", "secret", "generic", "s1", "-n", ns, "--from-literal=a=b"]);
+    const result = await run(["get", "secrets", "-o", "name"]);
+    assert.equal(result.code, 0, result.stderr);
+    assert.match(result.stdout, /secret\/s1/);
   });
 });
 
