@@ -1,4 +1,4 @@
-import type { IncomingHttpHeaders, OutgoingHttpHeaders } from "node:http";
+import type { IncomingHttpHeaders, IncomingMessage, OutgoingHttpHeaders } from "node:http";
 
 /**
  * Request headers a client may send through the gateway. Everything else is
@@ -75,4 +75,10 @@ export function forwardableResponseHeaders(headers: IncomingHttpHeaders): Outgoi
     out[name] = value;
   }
   return out;
+}
+
+/** RFC 9112 §6.3: a request has a body only if its headers say so. */
+export function requestHasBody(req: IncomingMessage): boolean {
+  const length = req.headers["content-length"];
+  return req.headers["transfer-encoding"] !== undefined || (length !== undefined && length !== "0");
 }

@@ -1,4 +1,3 @@
-import type { IncomingMessage } from "node:http";
 import type { Logger } from "pino";
 import { BodyCapture, bodyRef, readRequestBody } from "../audit/body.ts";
 import {
@@ -13,6 +12,7 @@ import type { SessionTracker } from "../audit/session.ts";
 import type { Blob } from "../audit/store/store.ts";
 import type { AuditWriter } from "../audit/writer.ts";
 import { classifyError, isPortcullisError, PortcullisError } from "../errors.ts";
+import { requestHasBody } from "../kube/headers.ts";
 import type { RequestInfo } from "../kube/request-info.ts";
 import type { Decided, Recorded, Stage } from "../server/context.ts";
 
@@ -55,11 +55,6 @@ export function effectiveLevel(
   return readVerbs.has(info.verb) ? readLevel : writeLevel;
 }
 
-function hasBody(req: IncomingMessage): boolean {
-  const length = req.headers["content-length"];
-  return req.headers["transfer-encoding"] !== undefined || (length !== undefined && length !== "0");
-}
-
 function outcomeOf(err: unknown, clientGone: boolean): { outcome: Outcome; status: number } {
   if (clientGone && !isPortcullisError(err)) return { outcome: "client_gone", status: 499 };
   if (!isPortcullisError(err)) return { outcome: "failed", status: 500 };
@@ -87,7 +82,9 @@ export function auditStage(options: AuditStageOptions): Stage<Decided, Recorded>
     );
     const requestBody =
       ctx.requestBody ??
-      (level !== "Metadata" && hasBody(ctx.req) ? await readRequestBody(ctx.req) : undefined);
+      (level !== "Metadata" && requestHasBody(ctx.req)
+        ? await readRequestBody(ctx.req)
+        : undefined);
     const headers = ctx.req.headers;
     const session = options.sessions.sessionFor(ctx.identity, {
       ...(typeof headers["kubectl-session"] === "string"

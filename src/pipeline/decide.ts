@@ -1,6 +1,6 @@
-import type { IncomingMessage } from "node:http";
 import type { Logger } from "pino";
 import { readRequestBody } from "../audit/body.ts";
+import { requestHasBody } from "../kube/headers.ts";
 import type { Upstream } from "../kube/upstream.ts";
 import { currentObject, dryRunWrite, parseObject, type UpstreamAnswer } from "../policy/dry-run.ts";
 import type { PolicyDecision, PolicyEngine, PolicyRequest } from "../policy/engine.ts";
@@ -17,11 +17,6 @@ export interface DecideOptions {
 
 const writeVerbs = new Set(["create", "update", "patch"]);
 const oldObjectVerbs = new Set(["update", "patch", "delete"]);
-
-function hasBody(req: IncomingMessage): boolean {
-  const length = req.headers["content-length"];
-  return req.headers["transfer-encoding"] !== undefined || (length !== undefined && length !== "0");
-}
 
 function ok(answer: UpstreamAnswer): boolean {
   return answer.status >= 200 && answer.status < 300;
@@ -67,7 +62,7 @@ export function decideStage(options: DecideOptions): Stage<Classified, Decided> 
         else if (current.status === 404) oldObject = null;
         else refusal = current;
       }
-      if (!refusal && needs.object && writeVerbs.has(info.verb) && hasBody(ctx.req)) {
+      if (!refusal && needs.object && writeVerbs.has(info.verb) && requestHasBody(ctx.req)) {
         requestBody = await readRequestBody(ctx.req);
         dryRun = true;
         const answer = await dryRunWrite(options.upstream, {

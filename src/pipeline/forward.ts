@@ -2,7 +2,11 @@ import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from "node:
 import type { Duplex } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { PortcullisError } from "../errors.ts";
-import { forwardableRequestHeaders, forwardableResponseHeaders } from "../kube/headers.ts";
+import {
+  forwardableRequestHeaders,
+  forwardableResponseHeaders,
+  requestHasBody,
+} from "../kube/headers.ts";
 import { impersonationHeaders } from "../kube/impersonation.ts";
 import type { Upstream } from "../kube/upstream.ts";
 import type { Classified, Recorded, Terminal } from "../server/context.ts";
@@ -19,12 +23,6 @@ function upstreamHeaders(ctx: Classified): OutgoingHttpHeaders {
     "audit-id": ctx.id,
     "x-forwarded-for": ctx.remoteAddress,
   };
-}
-
-/** RFC 9112 §6.3: a request has a body only if it says so. */
-function hasBody(req: IncomingMessage): boolean {
-  const length = req.headers["content-length"];
-  return req.headers["transfer-encoding"] !== undefined || (length !== undefined && length !== "0");
 }
 
 function unreachable(err: unknown): PortcullisError {
@@ -58,7 +56,7 @@ export function forwardStage(upstream: Upstream): Terminal<Recorded> {
         // Already read (to be recorded first): send exactly those bytes.
         upstreamRequest.setHeader("content-length", ctx.requestBody.length);
         upstreamRequest.end(ctx.requestBody);
-      } else if (hasBody(ctx.req)) {
+      } else if (requestHasBody(ctx.req)) {
         // Request body streams with backpressure; a failure surfaces as the
         // request's own error (or the client's abort) above.
         pipeline(ctx.req, upstreamRequest).catch(() => {});
