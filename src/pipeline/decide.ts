@@ -39,7 +39,7 @@ export function decideStage(options: DecideOptions): Stage<Classified, Decided> 
     const engine = options.engine();
     const info = ctx.requestInfo;
     const namespaceLabels = info.namespace
-      ? options.namespaces?.labelsOf(info.namespace)
+      ? await options.namespaces?.resolve(info.namespace).catch(() => undefined)
       : undefined;
     const request: PolicyRequest = {
       identity: ctx.identity,

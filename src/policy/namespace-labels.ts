@@ -18,11 +18,13 @@ interface WatchEvent {
 }
 
 const retryMs = 2000;
+const missingTtlMs = 5000;
 
 export class NamespaceLabels {
   readonly #upstream: Upstream;
   readonly #log: Logger;
   readonly #labels = new Map<string, Record<string, string>>();
+  readonly #missing = new Map<string, number>();
   #stopped = false;
   #current: IncomingMessage | undefined;
   #synced = false;
@@ -35,6 +37,35 @@ export class NamespaceLabels {
   /** Labels of a namespace; undefined when unknown (not yet listed, or no such namespace). */
   labelsOf(name: string): Record<string, string> | undefined {
     return this.#labels.get(name);
+  }
+
+  /**
+   * Labels of a namespace, asking the API server when the watch has not
+   * delivered it yet (a namespace created a moment ago): a rule keyed on
+   * labels must not miss a namespace just because it is new. Undefined when
+   * the namespace does not exist or cannot be read.
+   */
+  async resolve(name: string): Promise<Record<string, string> | undefined> {
+    const known = this.#labels.get(name);
+    if (known) return known;
+    // A missing namespace is remembered briefly, so calls naming one cannot
+    // turn each request into an extra API server round trip.
+    const missingUntil = this.#missing.get(name);
+    if (missingUntil !== undefined && missingUntil > Date.now()) return undefined;
+    const { status, body } = await this.#upstream.get(
+      `/api/v1/namespaces/${encodeURIComponent(name)}`,
+      5000,
+    );
+    if (status !== 200) {
+      if (this.#missing.size > 10_000) this.#missing.clear();
+      this.#missing.set(name, Date.now() + missingTtlMs);
+      return undefined;
+    }
+    this.#missing.delete(name);
+    const ns = JSON.parse(body) as NamespaceObject;
+    const labels = ns.metadata?.labels ?? {};
+    this.#labels.set(name, labels);
+    return labels;
   }
 
   /** True once the first list has completed. */
@@ -78,8 +109,12 @@ export class NamespaceLabels {
   #apply(type: WatchEvent["type"], ns: NamespaceObject): void {
     const name = ns.metadata?.name;
     if (!name) return;
-    if (type === "DELETED") this.#labels.delete(name);
-    else this.#labels.set(name, ns.metadata?.labels ?? {});
+    if (type === "DELETED") {
+      this.#labels.delete(name);
+    } else {
+      this.#labels.set(name, ns.metadata?.labels ?? {});
+      this.#missing.delete(name);
+    }
   }
 
   #watch(resourceVersion: string): void {
