@@ -16,7 +16,7 @@ import type { AuditStore } from "../src/audit/store/store.ts";
 import { AuditWriter } from "../src/audit/writer.ts";
 import { startPostgres } from "../test/support/postgres.ts";
 import { say, startBenchCluster, startBenchGateway } from "./harness.ts";
-import { fixedRate, type get } from "./load.ts";
+import { fixedRate, type get, percentile } from "./load.ts";
 
 /** A request/completion pair shaped like what the audit stage writes. */
 function callRecords(i: number): [RequestRecord, CompletionRecord] {
@@ -98,6 +98,34 @@ async function writerThroughput(store: AuditStore, records: number): Promise<num
   return records / seconds;
 }
 
+/** One record at a time, each awaited: the write-ahead cost on an otherwise idle gateway. */
+async function sequentialAppendLatency(
+  store: AuditStore,
+  count = 2000,
+): Promise<{ p50Ms: number; p99Ms: number }> {
+  const dir = await mkdtemp(join(tmpdir(), "portcullis-bench-key-"));
+  const writer = await AuditWriter.open({
+    store,
+    signer: loadOrCreateSigner(dir),
+    checkpointEveryRecords: 1000,
+    checkpointEverySeconds: 10,
+    maxBatch: 500,
+    log: pino({ level: "silent" }),
+  });
+  const latencies: number[] = [];
+  for (let i = 0; i < count; i++) {
+    const [, completion] = callRecords(i);
+    const started = performance.now();
+    await writer.record(completion);
+    latencies.push(performance.now() - started);
+  }
+  await writer.close();
+  await store.close();
+  await rm(dir, { recursive: true, force: true });
+  latencies.sort((a, b) => a - b);
+  return { p50Ms: percentile(latencies, 50), p99Ms: percentile(latencies, 99) };
+}
+
 /** Quantile from a Prometheus histogram's cumulative buckets (upper bound of the bucket). */
 function histogramQuantile(metrics: string, name: string, kind: string, q: number): number {
   const buckets: Array<[number, number]> = [];
@@ -146,6 +174,17 @@ export async function runAuditBench(options: {
       await openPostgresStore({ connectionString: pg.connectionString, schema: "bench_writer" }),
       options.records,
     );
+
+    say("append latency: one record at a time, SQLite then PostgreSQL…");
+    result.sequentialAppend = {
+      sqlite: await sequentialAppendLatency(await openSqliteStore(join(dir, "sequential.db"))),
+      postgres: await sequentialAppendLatency(
+        await openPostgresStore({
+          connectionString: pg.connectionString,
+          schema: "bench_sequential",
+        }),
+      ),
+    };
 
     const bench = await startBenchCluster(10);
     try {

@@ -97,6 +97,12 @@ if (name === "policy") {
   process.stdout.write(
     `writer records/s\tsqlite=${fmt(result.sqliteRecordsPerSecond)}\tpostgres=${fmt(result.postgresRecordsPerSecond)}\n`,
   );
+  const sequential = result.sequentialAppend as Record<string, { p50Ms: number; p99Ms: number }>;
+  for (const [engine, l] of Object.entries(sequential)) {
+    process.stdout.write(
+      `append (idle)\t${engine}\tp50=${fmt(l.p50Ms)} ms\tp99=${fmt(l.p99Ms)} ms\n`,
+    );
+  }
   printTable(result.latency as Array<Record<string, unknown>>);
   process.stderr.write(
     `verify: writing ${values["verify-records"]} records, then verifying them…\n`,
