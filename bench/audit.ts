@@ -68,7 +68,10 @@ function callRecords(i: number): [RequestRecord, CompletionRecord] {
   ];
 }
 
-async function writerThroughput(store: AuditStore, records: number): Promise<number> {
+/** The gateway's writer (checkpoints every 1000 records) over `store`, with a throwaway key. */
+async function openBenchWriter(
+  store: AuditStore,
+): Promise<{ writer: AuditWriter; close(): Promise<void> }> {
   const dir = await mkdtemp(join(tmpdir(), "portcullis-bench-key-"));
   const writer = await AuditWriter.open({
     store,
@@ -78,6 +81,18 @@ async function writerThroughput(store: AuditStore, records: number): Promise<num
     maxBatch: 500,
     log: pino({ level: "silent" }),
   });
+  return {
+    writer,
+    async close() {
+      await writer.close();
+      await store.close();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+async function writerThroughput(store: AuditStore, records: number): Promise<number> {
+  const { writer, close } = await openBenchWriter(store);
   const inFlight = 2000;
   let next = 0;
   const started = performance.now();
@@ -92,9 +107,7 @@ async function writerThroughput(store: AuditStore, records: number): Promise<num
     }),
   );
   const seconds = (performance.now() - started) / 1000;
-  await writer.close();
-  await store.close();
-  await rm(dir, { recursive: true, force: true });
+  await close();
   return records / seconds;
 }
 
@@ -103,15 +116,7 @@ async function sequentialAppendLatency(
   store: AuditStore,
   count = 2000,
 ): Promise<{ p50Ms: number; p99Ms: number }> {
-  const dir = await mkdtemp(join(tmpdir(), "portcullis-bench-key-"));
-  const writer = await AuditWriter.open({
-    store,
-    signer: loadOrCreateSigner(dir),
-    checkpointEveryRecords: 1000,
-    checkpointEverySeconds: 10,
-    maxBatch: 500,
-    log: pino({ level: "silent" }),
-  });
+  const { writer, close } = await openBenchWriter(store);
   const latencies: number[] = [];
   for (let i = 0; i < count; i++) {
     const [, completion] = callRecords(i);
@@ -119,9 +124,7 @@ async function sequentialAppendLatency(
     await writer.record(completion);
     latencies.push(performance.now() - started);
   }
-  await writer.close();
-  await store.close();
-  await rm(dir, { recursive: true, force: true });
+  await close();
   latencies.sort((a, b) => a - b);
   return { p50Ms: percentile(latencies, 50), p99Ms: percentile(latencies, 99) };
 }
