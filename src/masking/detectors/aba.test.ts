@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import type { ScanContext } from "../detector.ts";
-import { abaDetector, bankAccountDetector, containsWord, isRoutingNumber } from "./aba.ts";
+import { abaDetector, bankAccountDetector, isRoutingNumber } from "./aba.ts";
+import { containsWord } from "./scan.ts";
 
 const routing = (text: string, context?: ScanContext) =>
   abaDetector.scan(text, context).map((f) => text.slice(f.start, f.end));

@@ -6,61 +6,15 @@
  */
 import type { Detector, Finding, MaskStyle, ScanContext } from "../detector.ts";
 import { applyMaskStyle, maskKeeping } from "../mask-style.ts";
-import { forEachSpan, gluedAt, isCardNumber, spanChars } from "./card.ts";
-
-/** How far back a context word may stand: in `before`, and just before the digits in the same string. */
-const BEFORE_WINDOW = 32;
-const INLINE_WINDOW = 20;
+import { isCardNumber } from "./card.ts";
+import { forEachSpan, gluedAt, hasInlineContext, hasOutsideContext, spanChars } from "./scan.ts";
 
 const ROUTING_WORDS = ["routing", "aba", "rtn", "bank", "transit"] as const;
 const ACCOUNT_WORDS = ["account", "acct", "a/c", "iban", "routing"] as const;
 const ACCOUNT_MENTION = /account|acct|a\/c|iban|routing/i;
 
 const isDigit = (c: number) => c >= 48 && c <= 57;
-const isLower = (c: number) => c >= 97 && c <= 122;
-const isUpperCode = (c: number) => c >= 65 && c <= 90;
-const isLetter = (c: number) => isLower(c) || isUpperCode(c);
 const DIGITS = spanChars(isDigit);
-
-/**
- * True when `words` occurs in `s` as a word: not inside a longer word
- * (`database` does not contain `aba`), but camelCase and snake_case parts
- * count (`routingNumber`, `BANK_ACCT`), and a plural `s` is allowed.
- */
-export function containsWord(s: string, words: readonly string[]): boolean {
-  const lower = s.toLowerCase();
-  for (const word of words) {
-    let at = lower.indexOf(word);
-    while (at !== -1) {
-      const prev = at > 0 ? s.charCodeAt(at - 1) : 0;
-      const startOk =
-        !isLetter(prev) ||
-        (isLower(prev) && isUpperCode(s.charCodeAt(at))) ||
-        !isLetter(s.charCodeAt(at));
-      let after = at + word.length;
-      if (lower.charCodeAt(after) === 115 && !isLetter(s.charCodeAt(after + 1))) after++; // plural
-      const next = after < s.length ? s.charCodeAt(after) : 0;
-      const endOk = !isLetter(next) || (isUpperCode(next) && isLower(s.charCodeAt(after - 1)));
-      if (startOk && endOk) return true;
-      at = lower.indexOf(word, at + 1);
-    }
-  }
-  return false;
-}
-
-/** A context word in the key or in `before`: checked once per scanned string. */
-export function hasOutsideContext(
-  words: readonly string[],
-  context: ScanContext | undefined,
-): boolean {
-  if (context?.key !== undefined && containsWord(context.key, words)) return true;
-  return context?.before !== undefined && containsWord(context.before.slice(-BEFORE_WINDOW), words);
-}
-
-/** A context word just before `start` in the same string. */
-export function hasInlineContext(words: readonly string[], text: string, start: number): boolean {
-  return start > 0 && containsWord(text.slice(Math.max(0, start - INLINE_WINDOW), start), words);
-}
 
 /** Federal Reserve prefixes: 00–12 (banks), 21–32 (thrifts), 61–72 (electronic), 80 (travellers cheques). */
 function routingPrefixValid(digits: string): boolean {

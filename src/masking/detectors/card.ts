@@ -6,6 +6,7 @@
  */
 import type { Detector, Finding, MaskStyle, ScanContext } from "../detector.ts";
 import { applyMaskStyle, maskKeeping } from "../mask-style.ts";
+import { forEachSpan, gluedAt, spanChars } from "./scan.ts";
 
 const MIN_DIGITS = 13;
 const MAX_DIGITS = 19;
@@ -17,18 +18,6 @@ const PLUS = 43;
 
 const isDigit = (c: number) => c >= 48 && c <= 57;
 const isSep = (c: number) => c === 32 || c === 45;
-const isAlnum = (c: number) => isDigit(c) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122);
-const isJoiner = (c: number) => c === 45 || c === 95 || c === 46;
-
-/** True when `text[at]` (with `text[at + step]`) glues the value to a neighbouring token. */
-export function gluedAt(text: string, at: number, step: 1 | -1): boolean {
-  if (at < 0 || at >= text.length) return false;
-  const c = text.charCodeAt(at);
-  if (isAlnum(c)) return true;
-  if (!isJoiner(c)) return false;
-  const next = at + step;
-  return next >= 0 && next < text.length && isAlnum(text.charCodeAt(next));
-}
 
 function prefix(digits: string, n: number): number {
   return Number(digits.slice(0, n));
@@ -116,41 +105,6 @@ function readRun(text: string, start: number) {
   }
   groups.push(group);
   return { end: i, digits, groups, mixed };
-}
-
-/** A table of the ASCII characters a span may hold: one array read per probe, the same call shape for every detector. */
-export function spanChars(accepts: (c: number) => boolean): Uint8Array {
-  const table = new Uint8Array(128);
-  for (let c = 0; c < 128; c++) table[c] = accepts(c) ? 1 : 0;
-  return table;
-}
-
-/**
- * Calls `visit(start, end)` for every maximal span of at least `min`
- * characters in `chars`. Any such span covers one index of the stride-`min`
- * lattice, so text without one is probed at one character in `min`: the
- * prefilter every digit-shaped detector starts with.
- */
-export function forEachSpan(
-  text: string,
-  min: number,
-  chars: Uint8Array,
-  visit: (start: number, end: number) => void,
-): void {
-  const n = text.length;
-  let p = min - 1;
-  while (p < n) {
-    if (chars[text.charCodeAt(p)] !== 1) {
-      p += min;
-      continue;
-    }
-    let s = p;
-    while (s > 0 && chars[text.charCodeAt(s - 1)] === 1) s--;
-    let e = p + 1;
-    while (e < n && chars[text.charCodeAt(e)] === 1) e++;
-    if (e - s >= min) visit(s, e);
-    p = e + min;
-  }
 }
 
 const DIGITS_AND_SEPARATORS = spanChars((c) => isDigit(c) || isSep(c));

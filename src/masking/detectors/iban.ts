@@ -6,7 +6,7 @@
  */
 import type { Detector, Finding, MaskStyle, ScanContext } from "../detector.ts";
 import { applyMaskStyle, maskKeeping } from "../mask-style.ts";
-import { forEachSpan, gluedAt, spanChars } from "./card.ts";
+import { forEachSpan, gluedAt, spanChars } from "./scan.ts";
 
 /**
  * IBAN length per country, from the SWIFT IBAN registry (2025 releases: 89

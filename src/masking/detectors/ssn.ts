@@ -7,8 +7,7 @@
  */
 import type { Detector, Finding, MaskStyle, ScanContext } from "../detector.ts";
 import { applyMaskStyle, maskKeeping } from "../mask-style.ts";
-import { hasInlineContext, hasOutsideContext } from "./aba.ts";
-import { forEachSpan, gluedAt, spanChars } from "./card.ts";
+import { forEachSpan, gluedAt, hasInlineContext, hasOutsideContext, spanChars } from "./scan.ts";
 
 const SSN_WORDS = ["ssn", "social security", "social sec", "ss#", "ss no"] as const;
 const ITIN_WORDS = ["itin", "taxpayer", "tax id", "tin"] as const;

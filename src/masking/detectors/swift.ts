@@ -6,8 +6,7 @@
  */
 import type { Detector, Finding, MaskStyle, ScanContext } from "../detector.ts";
 import { applyMaskStyle, maskKeeping } from "../mask-style.ts";
-import { hasInlineContext, hasOutsideContext } from "./aba.ts";
-import { forEachSpan, spanChars } from "./card.ts";
+import { forEachSpan, hasInlineContext, hasOutsideContext, spanChars } from "./scan.ts";
 
 const WORDS = ["swift", "bic"] as const;
 
