@@ -76,7 +76,7 @@ test("client-node receives watch events through the gateway", async () => {
 test("client-node sees the API server's Forbidden for what RBAC does not allow", async () => {
   const core = kc.makeApiClient(CoreV1Api);
   await assert.rejects(
-    core.listNamespacedSecret({ namespace: "kube-system" }),
+    core.listNamespacedConfigMap({ namespace: "kube-system" }),
     (err: { code?: number; body?: string }) => {
       assert.equal(err.code, 403);
       assert.match(String(err.body), /portcullis:agent:client-node-agent/);

@@ -369,11 +369,12 @@ describe("the rest of the baseline", () => {
     assertRefusedBy(result, "baseline/no-ephemeral-containers");
   });
 
-  test("reading Secrets is allowed (through the secrets masking profile)", async () => {
+  test("reading Secrets needs the secrets masking profile: refused until masking is in the data path", async () => {
     await cluster.kubectl(["create", "secret", "generic", "s1", "-n", ns, "--from-literal=a=b"]);
-    const result = await run(["get", "secrets", "-o", "name"]);
-    assert.equal(result.code, 0, result.stderr);
-    assert.match(result.stdout, /secret\/s1/);
+    const result = await run(["get", "secret", "s1", "-o", "json"]);
+    assertRefusedBy(result, "baseline/secrets-masked");
+    assert.match(result.stderr, /masking profile/);
+    assert.doesNotMatch(result.stdout, /"a": "Yg=="/, "the secret's value never reaches the agent");
   });
 });
 
