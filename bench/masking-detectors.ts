@@ -9,6 +9,7 @@ import { parseArgs } from "node:util";
 import type { Detector, ScanContext } from "../src/masking/detector.ts";
 import { isCardNumber } from "../src/masking/detectors/card.ts";
 import { financialDetectors } from "../src/masking/detectors/financial.ts";
+import { seededRandom } from "../test/support/random.ts";
 
 const { values } = parseArgs({
   options: {
@@ -19,18 +20,8 @@ const { values } = parseArgs({
 const targetBytes = Number(values.mb) * 1024 * 1024;
 const rounds = Number(values.rounds);
 
-/** A small deterministic PRNG, so every run scans the same corpus. */
-function prng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-const rand = prng(42);
+// Seeded, so every run scans the same corpus.
+const rand = seededRandom(42);
 const pick = <T>(items: readonly T[]): T => items[Math.floor(rand() * items.length)] as T;
 const digits = (n: number) => Array.from({ length: n }, () => Math.floor(rand() * 10)).join("");
 const hex = (n: number) =>

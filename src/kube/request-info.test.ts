@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
+import { seededUint32 } from "../../test/support/random.ts";
 import { isPortcullisError } from "../errors.ts";
 import { classifyRequest, type RequestInfo } from "./request-info.ts";
 
@@ -258,16 +259,10 @@ test("quotes control characters in refusal messages so logs stay one line", () =
   assert.throws(() => classifyRequest("GET", "/api\n/v1"), { message: /"\/api\\n\/v1"/ });
 });
 
-/** A small seeded PRNG, so a failing fuzz case can be replayed. */
+/** A seeded integer generator in [0, n), so a failing fuzz case can be replayed. */
 function prng(seed: number): (n: number) => number {
-  let state = seed >>> 0;
-  return function next(n: number): number {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) % n;
-  };
+  const next = seededUint32(seed);
+  return (n) => next() % n;
 }
 
 const SAFE_SEGMENTS = [

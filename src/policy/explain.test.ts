@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
+import { seededRandom } from "../../test/support/random.ts";
 import { baselinePolicy } from "./baseline.ts";
 import { composePolicies } from "./compose.ts";
 import { evaluate } from "./evaluate.ts";
@@ -28,18 +29,6 @@ test("the refusal message names the rule and its reason", () => {
   );
 });
 
-// A small deterministic generator, so a failure can be replayed from its seed.
-function random(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 const pick = <T>(r: () => number, items: readonly T[]): T =>
   items[Math.floor(r() * items.length)] as T;
 
@@ -64,7 +53,7 @@ rules:
     action: allow`);
 
 test("property: for random requests, explain (as JSON) and evaluate agree", () => {
-  const r = random(20240601);
+  const r = seededRandom(20240601);
   const policy = composePolicies(baselinePolicy(), team);
   const methods = ["GET", "POST", "PUT", "PATCH", "DELETE"];
   const targets = [
