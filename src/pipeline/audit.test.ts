@@ -4,11 +4,12 @@
  * kept, and that the completion is durable before the answer ends.
  */
 import assert from "node:assert/strict";
-import { createServer, request, type Server } from "node:https";
+import { createServer, type Server } from "node:https";
 import type { AddressInfo } from "node:net";
 import { after, before, test } from "node:test";
 import { pino } from "pino";
 import { openTestAuditLog, type TestAuditLog } from "../../test/support/audit.ts";
+import { rawRequest } from "../../test/support/https.ts";
 import { allowAllPolicy } from "../../test/support/policy.ts";
 import type { CompletionRecord, RequestRecord } from "../audit/record.ts";
 import type { Identity } from "../identity/identity.ts";
@@ -89,36 +90,16 @@ after(async () => {
   await new Promise((r) => upstreamServer?.close(r));
 });
 
-function call(
-  method: string,
-  path: string,
-  body?: string,
-): Promise<{ status: number; auditId: string; text: string }> {
-  return new Promise((resolve, reject) => {
-    const req = request(
-      {
-        host: "localhost",
-        port,
-        method,
-        path,
-        ca: caPem,
-        agent: false,
-        headers: {
-          authorization: "Bearer t",
-          "content-type": "application/json",
-          "kubectl-command": "kubectl apply",
-        },
-      },
-      (res) => {
-        let text = "";
-        res.on("data", (d: Buffer) => {
-          text += d.toString();
-        });
-        res.on("end", () => resolve({ status: res.statusCode ?? 0, auditId: "", text }));
-      },
-    );
-    req.on("error", reject);
-    req.end(body);
+function call(method: string, path: string, body?: string) {
+  return rawRequest(`https://localhost:${port}`, caPem, {
+    method,
+    path,
+    headers: {
+      authorization: "Bearer t",
+      "content-type": "application/json",
+      "kubectl-command": "kubectl apply",
+    },
+    ...(body === undefined ? {} : { body }),
   });
 }
 
