@@ -1,7 +1,8 @@
 /**
  * The credentials of a test control plane: a CA and serving certificate for
- * kube-apiserver, the service-account signing key pair, static bearer tokens
- * for the fixture identities, and kubeconfig files that use them. Kept in
+ * kube-apiserver, a serving certificate for fake kubelets (kwok, see
+ * ./kwok.ts), the service-account signing key pair, static bearer tokens for
+ * the fixture identities, and kubeconfig files that use them. Kept in
  * `<dataDir>/pki` and reused on a restart, so kubeconfigs handed out by
  * `portcullis cluster up` stay valid across restarts of the same data dir.
  */
@@ -11,7 +12,11 @@ import { existsSync } from "node:fs";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { renderKubeconfig } from "../kube/kubeconfig.ts";
-import { createCertificateAuthority, issueServingCertificate } from "../tls/pki.ts";
+import {
+  createCertificateAuthority,
+  issueServingCertificate,
+  type PemKeyPair,
+} from "../tls/pki.ts";
 
 export interface StaticIdentity {
   user: string;
@@ -33,6 +38,9 @@ export interface ControlPlaneCredentials {
   caPath: string;
   servingCertPath: string;
   servingKeyPath: string;
+  /** For fake kubelets on 127.0.0.1; the apiserver verifies kubelets against caPath. */
+  kubeletServingCertPath: string;
+  kubeletServingKeyPath: string;
   serviceAccountPublicKeyPath: string;
   serviceAccountPrivateKeyPath: string;
   tokenFilePath: string;
@@ -54,6 +62,8 @@ export async function loadOrCreateCredentials(pkiDir: string): Promise<ControlPl
     caPath: join(pkiDir, "ca.crt"),
     servingCertPath: join(pkiDir, "apiserver.crt"),
     servingKeyPath: join(pkiDir, "apiserver.key"),
+    kubeletServingCertPath: join(pkiDir, "kubelet.crt"),
+    kubeletServingKeyPath: join(pkiDir, "kubelet.key"),
     serviceAccountPublicKeyPath: join(pkiDir, "sa.pub"),
     serviceAccountPrivateKeyPath: join(pkiDir, "sa.key"),
     tokenFilePath: join(pkiDir, "tokens.csv"),
@@ -61,9 +71,15 @@ export async function loadOrCreateCredentials(pkiDir: string): Promise<ControlPl
   const tokensJson = join(pkiDir, "tokens.json");
   // tokens.json is written last, so its presence means the whole set is there.
   if (existsSync(tokensJson)) {
+    const ca = {
+      certPem: await readFile(paths.caPath, "utf8"),
+      keyPem: await readFile(join(pkiDir, "ca.key"), "utf8"),
+    };
+    // Data dirs created before fake kubelets existed lack this certificate.
+    if (!existsSync(paths.kubeletServingKeyPath)) await writeKubeletServing(ca, paths);
     return {
       ...paths,
-      caPem: await readFile(paths.caPath, "utf8"),
+      caPem: ca.certPem,
       tokens: JSON.parse(await readFile(tokensJson, "utf8")) as Record<IdentityName, string>,
     };
   }
@@ -85,11 +101,21 @@ export async function loadOrCreateCredentials(pkiDir: string): Promise<ControlPl
   await writeFile(join(pkiDir, "ca.key"), ca.keyPem, secret);
   await writeFile(paths.servingCertPath, serving.certPem);
   await writeFile(paths.servingKeyPath, serving.keyPem, secret);
+  await writeKubeletServing(ca, paths);
   await writeFile(paths.serviceAccountPublicKeyPath, serviceAccountKeys.publicKey);
   await writeFile(paths.serviceAccountPrivateKeyPath, serviceAccountKeys.privateKey, secret);
   await writeFile(paths.tokenFilePath, tokenFile(tokens), secret);
   await writeFile(tokensJson, JSON.stringify(tokens), secret);
   return { ...paths, caPem: ca.certPem, tokens };
+}
+
+async function writeKubeletServing(
+  ca: PemKeyPair,
+  paths: { kubeletServingCertPath: string; kubeletServingKeyPath: string },
+): Promise<void> {
+  const kubelet = await issueServingCertificate(ca, "fake-kubelet", ["127.0.0.1", "localhost"]);
+  await writeFile(paths.kubeletServingCertPath, kubelet.certPem);
+  await writeFile(paths.kubeletServingKeyPath, kubelet.keyPem, { mode: 0o600 });
 }
 
 function newToken(): string {

@@ -37,7 +37,7 @@ export function apiserverArgs(inputs: ApiserverFlagInputs): string[] {
     "--bind-address=127.0.0.1",
     "--advertise-address=127.0.0.1",
     // The lease reconciler refuses a loopback advertise address; nothing in-cluster needs the
-    // `kubernetes` Service's endpoints here (no kubelets, no pods actually run).
+    // `kubernetes` Service's endpoints here (no real kubelets; pods never really run).
     "--endpoint-reconciler-type=none",
     `--secure-port=${inputs.port}`,
     `--cert-dir=${inputs.certDir}`,
@@ -45,8 +45,14 @@ export function apiserverArgs(inputs: ApiserverFlagInputs): string[] {
     `--tls-private-key-file=${credentials.servingKeyPath}`,
     // Static bearer tokens: the simplest authenticator that gives fixed, named identities.
     `--token-auth-file=${credentials.tokenFilePath}`,
-    // RBAC alone: no Node authorizer, since there are no kubelets.
+    // RBAC alone: no Node authorizer, since there are no real kubelets.
     "--authorization-mode=RBAC",
+    // Fake kubelets (kwok, ./kwok.ts) serve logs/exec/port-forward on 127.0.0.1 with a
+    // certificate from our CA: verify it rather than skip verification. No client certificate:
+    // kwok authenticates no caller, so there is nothing for one to prove.
+    `--kubelet-certificate-authority=${credentials.caPath}`,
+    // A fake node's only dialable address is its InternalIP (127.0.0.1); its Hostname is not in DNS.
+    "--kubelet-preferred-address-types=InternalIP",
     // Needed for TokenRequest and for the controller manager's token controller.
     "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
     `--service-account-key-file=${credentials.serviceAccountPublicKeyPath}`,

@@ -57,6 +57,8 @@ export interface ControlPlane {
   gatewayKubeconfig: string;
   dataDir: string;
   binaries: KubeBinaries;
+  /** For fake kubelets (./kwok.ts) on 127.0.0.1: the apiserver trusts this certificate's CA. */
+  kubeletServing: { certPath: string; keyPath: string };
   kubectl(args: string[], opts?: { kubeconfig?: string; input?: string }): Promise<KubectlResult>;
   createNamespace(prefix: string, labels?: Record<string, string>): Promise<string>;
   stop(): Promise<void>;
@@ -126,6 +128,10 @@ export async function startControlPlane(
     gatewayKubeconfig: kubeconfigs.gateway,
     dataDir,
     binaries,
+    kubeletServing: {
+      certPath: credentials.kubeletServingCertPath,
+      keyPath: credentials.kubeletServingKeyPath,
+    },
     kubectl: (args, opts = {}) =>
       runKubectl(binaries.kubectl, opts.kubeconfig ?? kubeconfigs.admin, args, opts.input),
     createNamespace: (prefix, labels = {}) =>

@@ -9,7 +9,8 @@ import { createServer, type Server } from "node:net";
 import { join } from "node:path";
 
 const tailLines = 30;
-const running = new Set<ChildProcess>();
+/** Every child still running, with how to SIGKILL it (and its process group, if it leads one). */
+const running = new Map<ChildProcess, () => void>();
 const removeAtExit = new Set<string>();
 let exitHookInstalled = false;
 
@@ -34,6 +35,13 @@ export interface KubectlResult {
 export interface StartProcessOptions {
   logDir: string;
   log?: ((line: string) => void) | undefined;
+  /** The child's environment; the parent's by default. */
+  env?: NodeJS.ProcessEnv;
+  /**
+   * Start it as the leader of a new process group and signal the whole group,
+   * so that commands it runs itself (kwok's exec targets) stop with it.
+   */
+  processGroup?: boolean;
 }
 
 export function startProcess(
@@ -45,8 +53,24 @@ export function startProcess(
   installExitHook();
   const logPath = join(options.logDir, `${name}.log`);
   const logFile = createWriteStream(logPath, { flags: "a" });
-  const child = spawn(command, args, { stdio: ["ignore", "pipe", "pipe"] });
-  running.add(child);
+  const child = spawn(command, args, {
+    stdio: ["ignore", "pipe", "pipe"],
+    detached: options.processGroup ?? false,
+    ...(options.env ? { env: options.env } : {}),
+  });
+  function sendSignal(which: NodeJS.Signals): void {
+    if (!options.processGroup || child.pid === undefined) {
+      child.kill(which);
+      return;
+    }
+    try {
+      process.kill(-child.pid, which);
+    } catch (error) {
+      // ESRCH: the group has no members left.
+      if ((error as NodeJS.ErrnoException).code !== "ESRCH") throw error;
+    }
+  }
+  running.set(child, () => sendSignal("SIGKILL"));
   const recent: string[] = [];
   let exitDescription: string | null = null;
 
@@ -78,11 +102,14 @@ export function startProcess(
   });
 
   async function stop(timeoutMs = 10_000): Promise<void> {
-    if (exitDescription !== null) return;
-    child.kill("SIGTERM");
-    const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
-    await exited;
-    clearTimeout(timer);
+    if (exitDescription === null) {
+      sendSignal("SIGTERM");
+      const timer = setTimeout(() => sendSignal("SIGKILL"), timeoutMs);
+      await exited;
+      clearTimeout(timer);
+    }
+    // Whatever the leader left behind in its group goes too.
+    if (options.processGroup) sendSignal("SIGKILL");
   }
 
   return {
@@ -117,7 +144,7 @@ function installExitHook(): void {
   if (exitHookInstalled) return;
   exitHookInstalled = true;
   process.on("exit", function killChildren() {
-    for (const child of running) child.kill("SIGKILL");
+    for (const kill of running.values()) kill();
     for (const path of removeAtExit) rmSync(path, { recursive: true, force: true });
   });
 }
