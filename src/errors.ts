@@ -11,6 +11,7 @@ export type ErrorCode =
   | "ambiguous_path"
   | "forbidden"
   | "not_found"
+  | "not_acceptable"
   | "payload_too_large"
   | "upstream_unavailable"
   | "upstream_error"
@@ -24,6 +25,7 @@ export type StatusReason =
   | "BadRequest"
   | "Forbidden"
   | "NotFound"
+  | "NotAcceptable"
   | "RequestEntityTooLarge"
   | "ServiceUnavailable"
   | "InternalError";
@@ -57,6 +59,8 @@ export function classifyError(code: ErrorCode): ErrorClass {
       return { httpStatus: 403, reason: "Forbidden" };
     case "not_found":
       return { httpStatus: 404, reason: "NotFound" };
+    case "not_acceptable":
+      return { httpStatus: 406, reason: "NotAcceptable" };
     case "payload_too_large":
       return { httpStatus: 413, reason: "RequestEntityTooLarge" };
     case "upstream_unavailable":

@@ -67,6 +67,8 @@ export interface RequestRecord {
     rule: string;
     reason?: string;
     dryRun?: boolean;
+    /** The masking profile the answer goes through (`none`: answered in clear by choice). */
+    maskingProfile?: string;
   };
   approvals?: string[];
   body?: BodyRef;

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { authenticationSchema } from "../identity/schema.ts";
+import { maskingConfigSchema } from "../masking/config.ts";
 import { secretRefSchema } from "./secret.ts";
 
 const portSchema = z.number().int().min(0).max(65535);
@@ -141,6 +142,8 @@ export const configSchema = z
     authentication: authenticationSchema.default(authenticationSchema.parse({})),
     audit: auditSchema.default(auditSchema.parse({})),
     policy: policySchema.default({ baseline: true, files: [] }),
+    /** Response masking: profiles the policy names, custom detectors, the hash key. */
+    masking: maskingConfigSchema.default(maskingConfigSchema.parse({})),
     logging: z
       .object({
         level: z

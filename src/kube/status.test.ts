@@ -15,6 +15,7 @@ const expected = {
   upstream_error: [502, "ServiceUnavailable"],
   audit_unavailable: [503, "ServiceUnavailable"],
   shutting_down: [503, "ServiceUnavailable"],
+  not_acceptable: [406, "NotAcceptable"],
   internal: [500, "InternalError"],
 } as const satisfies Record<ErrorCode, readonly [number, StatusReason]>;
 

@@ -3,6 +3,7 @@
  * call's records hold (levels, bodies, bytes), that Secrets' payloads are never
  * kept, and that the completion is durable before the answer ends.
  */
+
 import assert from "node:assert/strict";
 import { createServer, type Server } from "node:https";
 import type { AddressInfo } from "node:net";
@@ -14,6 +15,7 @@ import { allowAllPolicy } from "../../test/support/policy.ts";
 import type { CompletionRecord, RequestRecord } from "../audit/record.ts";
 import type { Identity } from "../identity/identity.ts";
 import { Upstream } from "../kube/upstream.ts";
+import { buildProfiles } from "../masking/profiles.ts";
 import { type Gateway, startGateway } from "../server/gateway.ts";
 import { createCertificateAuthority, issueServingCertificate } from "../tls/pki.ts";
 
@@ -73,6 +75,7 @@ before(async () => {
     serving: { caPem: ca.certPem, ...serving },
     deps: {
       upstream,
+      masking: buildProfiles({}),
       policy: allowAllPolicy(upstream, pino({ level: "silent" })),
       authenticator: { authenticate: async () => identity },
       audit: audit.stage,

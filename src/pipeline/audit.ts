@@ -115,6 +115,7 @@ export function auditStage(options: AuditStageOptions): Stage<Decided, Recorded>
         rule: ctx.decision.ruleId,
         ...(ctx.decision.message ? { reason: ctx.decision.message } : {}),
         ...(ctx.dryRun ? { dryRun: true } : {}),
+        ...(ctx.decision.maskingProfile ? { maskingProfile: ctx.decision.maskingProfile } : {}),
       },
     };
     if (level !== "Metadata" && requestBody !== undefined && requestBody.length > 0) {
@@ -158,6 +159,8 @@ export function auditStage(options: AuditStageOptions): Stage<Decided, Recorded>
         durationMs: Math.round((performance.now() - ctx.startedAt) * 1000) / 1000,
       };
       if (error) record.error = error;
+      const masked = ctx.outcome.masked?.entries();
+      if (masked && masked.length > 0) record.masked = masked;
       const completionBlobs: Blob[] = [];
       if (capture && capture.size > 0) {
         const contentType = String(

@@ -32,15 +32,6 @@ export function enforceStage(): Stage<Recorded, Recorded> {
     }
     switch (decision.action) {
       case "allow":
-        if (decision.maskingProfile !== undefined) {
-          // Fail closed: a call the policy allows only through masking must
-          // not be answered in clear while the masking engine is not in the
-          // data path yet.
-          throw new PortcullisError(
-            "forbidden",
-            `portcullis: rule ${decision.ruleId}: this call may only be answered through the "${decision.maskingProfile}" masking profile, and response masking is not available in this version; the call is refused rather than answered in clear`,
-          );
-        }
         return next(ctx);
       case "deny":
         throw new PortcullisError(

@@ -4,6 +4,7 @@
  * streams large or endless bodies, refuses or completes WebSocket upgrades and
  * echoes frames. The authenticator is a fake; everything else is real.
  */
+
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { once } from "node:events";
@@ -20,7 +21,8 @@ import { PortcullisError } from "../errors.ts";
 import type { Authenticator } from "../identity/authenticate.ts";
 import type { Identity } from "../identity/identity.ts";
 import { Upstream } from "../kube/upstream.ts";
-import type { Recorded } from "../server/context.ts";
+import { buildProfiles } from "../masking/profiles.ts";
+import type { Masked } from "../server/context.ts";
 import { type Gateway, startGateway } from "../server/gateway.ts";
 import { createCertificateAuthority, issueServingCertificate } from "../tls/pki.ts";
 import type { ServingMaterial } from "../tls/serving.ts";
@@ -233,6 +235,7 @@ async function startTestGateway(upstream: Upstream): Promise<Gateway> {
     serving,
     deps: {
       upstream,
+      masking: buildProfiles({}),
       authenticator: fakeAuthenticator,
       audit: audit.stage,
       policy: allowAllPolicy(upstream, pino({ level: "silent" })),
@@ -550,7 +553,8 @@ describe("forward with the API server unreachable", () => {
       requestBody: undefined,
       onResponseChunk: undefined,
       beforeResponseEnd: undefined,
-    } as unknown as Recorded;
+      masking: undefined,
+    } as unknown as Masked;
     try {
       await assert.rejects(
         forwardStage(upstream)(ctx),

@@ -9,20 +9,80 @@ import {
 } from "../kube/headers.ts";
 import { impersonationHeaders } from "../kube/impersonation.ts";
 import type { Upstream } from "../kube/upstream.ts";
-import type { Classified, Recorded, Terminal } from "../server/context.ts";
+import {
+  answerContentType,
+  isWatchStream,
+  type ReadableBody,
+  responseKind,
+} from "../masking/negotiate.ts";
+import {
+  type BodyMasker,
+  cborBodyMasker,
+  jsonBodyMasker,
+  textBodyMasker,
+} from "../masking/response.ts";
+import type { Classified, Masked, ResponseMasking, Terminal } from "../server/context.ts";
 import { serializeResponseHead } from "../server/raw-response.ts";
 
 /** Largest non-101 answer to an upgrade request that is relayed (a Status, in practice). */
 const maxUpgradeRefusalBytes = 1 << 20;
 
-function upstreamHeaders(ctx: Classified): OutgoingHttpHeaders {
+function upstreamHeaders(ctx: Classified, masking?: ResponseMasking): OutgoingHttpHeaders {
   return {
     ...forwardableRequestHeaders(ctx.req.headers),
+    // A masked answer must be readable: JSON (or log text), not compressed.
+    ...(masking ? { accept: masking.upstreamAccept, "accept-encoding": "identity" } : {}),
     ...impersonationHeaders(ctx.identity),
     // The API server's own audit log then carries our request id.
     "audit-id": ctx.id,
     "x-forwarded-for": ctx.remoteAddress,
   };
+}
+
+/** Responses that carry no body whatever their headers say (RFC 9110 §6.4.1). */
+function hasNoBody(method: string, status: number): boolean {
+  return method === "HEAD" || status === 204 || status === 304 || (status >= 100 && status < 200);
+}
+
+/**
+ * The masker for this answer, or a refusal when the masker cannot read it
+ * (an unexpected content type or encoding): such an answer is never passed
+ * on, since it would reach the client unmasked.
+ */
+function maskerFor(
+  ctx: Masked,
+  masking: ResponseMasking,
+  response: IncomingMessage,
+): BodyMasker | undefined {
+  if (hasNoBody(ctx.req.method ?? "GET", response.statusCode ?? 200)) return undefined;
+  const kind: ReadableBody = responseKind(
+    response.headers["content-type"],
+    response.headers["content-encoding"],
+  );
+  if (kind === "json") {
+    const json = jsonBodyMasker(masking.profile, ctx.requestInfo, masking.tally);
+    if (masking.answer === "json") return json;
+    return cborBodyMasker(json, isWatchStream(response.headers["content-type"]));
+  }
+  if (kind === "text") {
+    const info = ctx.requestInfo;
+    const path = [info.resource, info.subresource].filter((p) => p !== "").join("/");
+    return textBodyMasker(masking.profile, masking.tally, path);
+  }
+  if (response.headers["content-length"] === "0") return undefined;
+  response.destroy();
+  throw new PortcullisError(
+    "upstream_error",
+    `portcullis: the API server answered in a form the masker cannot read (content-type ${String(response.headers["content-type"] ?? "none")}, content-encoding ${String(response.headers["content-encoding"] ?? "identity")}); it is refused rather than passed on unmasked`,
+  );
+}
+
+function maskingFailed(err: unknown): PortcullisError {
+  return new PortcullisError(
+    "upstream_error",
+    `portcullis: the API server's answer could not be masked (${(err as Error).message}); it was cut off rather than passed on in clear`,
+    { cause: err },
+  );
 }
 
 function unreachable(err: unknown): PortcullisError {
@@ -35,7 +95,7 @@ function unreachable(err: unknown): PortcullisError {
 }
 
 /** Sends the call upstream as the caller and streams the answer back. */
-export function forwardStage(upstream: Upstream): Terminal<Recorded> {
+export function forwardStage(upstream: Upstream): Terminal<Masked> {
   return async function forward(ctx) {
     if (ctx.transport.kind === "upgrade") {
       return relayUpgrade(ctx, upstream, ctx.transport.socket, ctx.transport.head);
@@ -44,7 +104,7 @@ export function forwardStage(upstream: Upstream): Terminal<Recorded> {
     const upstreamRequest = upstream.request({
       method: ctx.req.method ?? "GET",
       path: ctx.req.url ?? "/",
-      headers: upstreamHeaders(ctx),
+      headers: upstreamHeaders(ctx, ctx.masking),
       signal: ctx.signal,
     });
     const upstreamResponse = await new Promise<IncomingMessage>((resolve, reject) => {
@@ -65,12 +125,20 @@ export function forwardStage(upstream: Upstream): Terminal<Recorded> {
         upstreamRequest.end();
       }
     });
+    const masker = ctx.masking ? maskerFor(ctx, ctx.masking, upstreamResponse) : undefined;
     ctx.outcome.status = upstreamResponse.statusCode ?? 502;
-    res.writeHead(ctx.outcome.status, forwardableResponseHeaders(upstreamResponse.headers));
+    const headers = forwardableResponseHeaders(upstreamResponse.headers);
+    if (masker && ctx.masking) {
+      // Masking changes the length; the answer goes chunked.
+      delete headers["content-length"];
+      const type = upstreamResponse.headers["content-type"];
+      if (type !== undefined) headers["content-type"] = answerContentType(ctx.masking.answer, type);
+    }
+    res.writeHead(ctx.outcome.status, headers);
     // A watch sends headers long before its first event and clients wait for
     // them; other responses let headers ride with the first body chunk.
     if (ctx.requestInfo.verb === "watch") res.flushHeaders();
-    await relayResponse(ctx, upstreamResponse, res);
+    await relayResponse(ctx, upstreamResponse, res, masker);
   };
 }
 
@@ -87,9 +155,10 @@ export function forwardStage(upstream: Upstream): Terminal<Recorded> {
  * API server's own shutdown does, so clients simply re-establish it.
  */
 function relayResponse(
-  ctx: Recorded,
+  ctx: Masked,
   upstreamResponse: IncomingMessage,
   res: ServerResponse,
+  masker: BodyMasker | undefined,
 ): Promise<void> {
   const endCleanly = ctx.requestInfo.verb === "watch" ? ctx.shutdown : undefined;
   return new Promise<void>((resolve, reject) => {
@@ -98,8 +167,34 @@ function relayResponse(
     const send = (chunk: Buffer) => {
       if (!res.write(chunk)) upstreamResponse.pause();
     };
-    const finish = async () => {
+    /** Counted and captured before it is sent: the completion record must include it. */
+    const account = (chunk: Buffer) => {
+      ctx.outcome.bytesOut += chunk.length;
+      ctx.onResponseChunk?.(chunk);
+    };
+    const fail = (err: unknown) => {
+      ending = true;
+      cleanup();
+      upstreamResponse.destroy();
+      res.destroy();
+      reject(maskingFailed(err));
+    };
+    /** `shuttingDown`: a watch cut at an event boundary; whatever the masker still holds is dropped. */
+    const finish = async (shuttingDown = false) => {
       if (ending) return;
+      if (masker) {
+        let tail: Buffer;
+        try {
+          tail = masker.end();
+        } catch (err) {
+          if (!shuttingDown) return fail(err);
+          tail = Buffer.alloc(0);
+        }
+        if (tail.length > 0) {
+          account(tail);
+          held = held ? Buffer.concat([held, tail]) : tail;
+        }
+      }
       ending = true;
       cleanup();
       try {
@@ -116,7 +211,7 @@ function relayResponse(
     const onShutdown = () => {
       // finish() marks the response as ending before destroy() emits
       // `aborted`, so the shutdown is not mistaken for an upstream failure.
-      void finish();
+      void finish(true);
       upstreamResponse.destroy();
     };
     const cleanup = () => endCleanly?.removeEventListener("abort", onShutdown);
@@ -124,12 +219,19 @@ function relayResponse(
     // byte, so that chunk waits; a chunked (streaming) response is complete
     // only at its terminating chunk, so its data flows at once (watch events,
     // followed logs) and only res.end() waits.
-    const holdLast = upstreamResponse.headers["content-length"] !== undefined;
-    upstreamResponse.on("data", (chunk: Buffer) => {
-      // Counted and captured on arrival: the completion record, written
-      // before a held last chunk goes out, must include it.
-      ctx.outcome.bytesOut += chunk.length;
-      ctx.onResponseChunk?.(chunk);
+    const holdLast = !masker && upstreamResponse.headers["content-length"] !== undefined;
+    upstreamResponse.on("data", (received: Buffer) => {
+      if (ending) return;
+      let chunk = received;
+      if (masker) {
+        try {
+          chunk = masker.push(received);
+        } catch (err) {
+          return fail(err);
+        }
+        if (chunk.length === 0) return;
+      }
+      account(chunk);
       if (!holdLast) return send(chunk);
       if (held) send(held);
       held = chunk;

@@ -55,7 +55,7 @@ test("an agent cannot deletecollection, but may delete one object by name", () =
   assertDecision(
     decide("DELETE", "/api/v1/namespaces/team-a/pods/web-1"),
     "allow",
-    "baseline:default",
+    "baseline/agents-masked",
   );
 });
 
@@ -70,7 +70,7 @@ test("RBAC objects cannot be created, changed or deleted, but can be read", () =
     assertDecision(decide(method, path, human), "deny", "baseline/no-rbac-changes");
     assertDecision(decide(method, path), "deny", "baseline/no-rbac-changes");
   }
-  assertDecision(decide("GET", `${rbac}/clusterroles`), "allow", "baseline:default");
+  assertDecision(decide("GET", `${rbac}/clusterroles`), "allow", "baseline/agents-masked");
 });
 
 test("admission configuration, CRDs and nodes cannot be changed", () => {
@@ -104,7 +104,7 @@ test("admission configuration, CRDs and nodes cannot be changed", () => {
     "deny",
     "baseline/no-node-changes",
   );
-  assertDecision(decide("GET", "/api/v1/nodes"), "allow", "baseline:default");
+  assertDecision(decide("GET", "/api/v1/nodes"), "allow", "baseline/agents-masked");
 });
 
 test("agents cannot use the proxy subresources or the legacy proxy paths", () => {
@@ -150,7 +150,7 @@ agents:
   const policy = composePolicies(baselinePolicy(), team);
   const exec = "/api/v1/namespaces/team-a/pods/web/exec?command=ls";
   const allowed = evaluate(policy, input("POST", exec, { subject: "debugger" }));
-  assertDecision(allowed, "allow", "baseline:default");
+  assertDecision(allowed, "allow", "baseline/agents-masked");
   assert.ok(
     allowed.trace.some(
       (t) => t.ruleId === "baseline/no-exec-by-default" && /names pods\/exec/.test(t.why),
@@ -271,7 +271,7 @@ test("a hostPath volume added by patch is judged on the resulting pod", () => {
   assertDecision(
     decide("PATCH", path, { object: before, oldObject: after }),
     "allow",
-    "baseline:default",
+    "baseline/agents-masked",
   );
 });
 
@@ -281,23 +281,23 @@ test("ordinary pods and templates pass, including the safe capabilities", () => 
       containers: [container("a", { add: ["NET_BIND_SERVICE", "CHOWN"], privileged: false })],
     }),
   );
-  assertDecision(decide("POST", create, { object: safe }), "allow", "baseline:default");
+  assertDecision(decide("POST", create, { object: safe }), "allow", "baseline/agents-masked");
   assertDecision(
     decide("POST", create, {
       object: pod(podSpec({ volumes: [{ name: "c", configMap: { name: "x" } }] })),
     }),
     "allow",
-    "baseline:default",
+    "baseline/agents-masked",
   );
   assertDecision(
     decide("POST", "/apis/apps/v1/namespaces/team-a/deployments", { object: deployment() }),
     "allow",
-    "baseline:default",
+    "baseline/agents-masked",
   );
   assertDecision(
     decide("POST", "/apis/batch/v1/namespaces/team-a/cronjobs", { object: cronJob() }),
     "allow",
-    "baseline:default",
+    "baseline/agents-masked",
   );
 });
 
@@ -323,20 +323,20 @@ test("deleting Deployments, StatefulSets and PVCs in production needs approval; 
       assertDecision(
         decide("DELETE", path, { ...caller, labels: { "portcullis.dev/tier": "staging" } }),
         "allow",
-        "baseline:default",
+        caller === human ? "baseline:default" : "baseline/agents-masked",
       );
     }
   }
   assertDecision(
     decide("DELETE", "/api/v1/namespaces/shop/configmaps/web", { labels: production }),
     "allow",
-    "baseline:default",
+    "baseline/agents-masked",
   );
 });
 
 test("unknown namespace labels do not match a selector, and the trace says so", () => {
   const d = decide("DELETE", "/apis/apps/v1/namespaces/shop/deployments/web");
-  assertDecision(d, "allow", "baseline:default");
+  assertDecision(d, "allow", "baseline/agents-masked");
   const entry = d.trace.find((t) => t.ruleId === "baseline/approve-production-deletes");
   assert.match(entry?.why ?? "", /labels of namespace shop are unknown/);
 });
@@ -358,12 +358,12 @@ test("kubectl scale --replicas=0 in production needs approval (the Scale omits a
   assertDecision(
     decide("PATCH", scale, { object: three, labels: production }),
     "allow",
-    "baseline:default",
+    "baseline/agents-masked",
   );
   assertDecision(
     decide("PATCH", scale, { object: zero, labels: { "portcullis.dev/tier": "dev" } }),
     "allow",
-    "baseline:default",
+    "baseline/agents-masked",
   );
 });
 
@@ -377,7 +377,7 @@ test("a Deployment or StatefulSet patched to zero replicas in production needs a
   assertDecision(
     decide("PATCH", path, { object: deployment(podSpec(), 1), labels: production }),
     "allow",
-    "baseline:default",
+    "baseline/agents-masked",
   );
   assertDecision(
     decide("PUT", "/apis/apps/v1/namespaces/shop/statefulsets/db", {
@@ -411,7 +411,25 @@ test("reading Secrets is allowed only with the secrets masking profile", () => {
     assertDecision(d, "allow", "baseline/secrets-masked");
     assert.equal(d.maskingProfile, "secrets");
   }
-  assert.equal(decide("GET", "/api/v1/namespaces/team-a/configmaps/x").maskingProfile, undefined);
+  assert.equal(
+    decide("GET", "/api/v1/namespaces/team-a/configmaps/x", human).maskingProfile,
+    undefined,
+  );
+});
+
+test("every answer to an agent goes through the default masking profile; people's do not", () => {
+  for (const [method, path] of [
+    ["GET", "/api/v1/namespaces/team-a/configmaps/x"],
+    ["GET", "/api/v1/namespaces/team-a/pods/web-1/log?follow=true"],
+    ["DELETE", "/api/v1/namespaces/team-a/configmaps/x"],
+  ] as const) {
+    const d = decide(method, path);
+    assertDecision(d, "allow", "baseline/agents-masked");
+    assert.equal(d.maskingProfile, "default");
+    assert.equal(decide(method, path, human).maskingProfile, undefined);
+  }
+  // Discovery and other non-resource paths carry no data to mask.
+  assert.equal(decide("GET", "/apis").maskingProfile, undefined);
 });
 
 test("the tests written in baseline.yaml pass", async () => {

@@ -12,8 +12,10 @@
  *    is a deny, and a user `defaultAction: deny` holds even where the baseline
  *    allows (the baseline's secrets rule allows reads *masked*; it grants nothing);
  *  - a user file's own order is untouched, so "allow X, then deny everything" works;
- *  - on a tie the earlier layer's rule id is reported (baseline ids for examiners);
- *    the highest audit level and the first masking profile named are kept.
+ *  - on a tie of refusals the earlier layer's rule id is reported (baseline ids
+ *    for examiners); on a tie of allows, the later layer's matching rule (what
+ *    granted the call); the highest audit level and the first masking profile
+ *    named are kept.
  * The one deliberate loosening is an agent allow-list naming pods/exec (or
  * attach, portforward) exactly: the baseline's exec rule says `unlessAllowListed`.
  * Dropping a baseline rule altogether must be spelt out: `withoutRules`.

@@ -117,15 +117,20 @@ function ruleDecision(rule: CompiledRule, trace: TraceEntry[]): Decision {
 
 /**
  * The stricter answer wins (deny > approve > allow). On a tie a rule that
- * matched is named over a layer's default, then the earlier layer's. Protections
- * are kept from both: the highest audit level, the first masking profile named.
+ * matched is named over a layer's default; between two matching rules, a
+ * refusal names the earlier layer's (baseline ids for examiners) and an allow
+ * the later layer's, since an earlier layer's allow (the baseline's masking
+ * rules) grants nothing and the operator's rule is what let the call through.
+ * Protections are kept from both: the highest audit level, the first masking
+ * profile named.
  */
 function combine(first: Answer, second: Answer): Answer {
   const a = first.decision;
   const b = second.decision;
   const stricter = strictness[b.action] - strictness[a.action];
-  const winner =
-    stricter > 0 || (stricter === 0 && first.byDefault && !second.byDefault) ? second : first;
+  const laterNamed =
+    stricter === 0 && !second.byDefault && (first.byDefault || b.action === "allow");
+  const winner = stricter > 0 || laterNamed ? second : first;
   const combined: Decision = { ...winner.decision };
   const level = higherLevel(a.auditLevel, b.auditLevel);
   if (level !== undefined) combined.auditLevel = level;

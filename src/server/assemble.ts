@@ -6,6 +6,7 @@ import type { AgentTokenStore } from "../identity/agent-tokens.ts";
 import { createAuthenticator } from "../identity/authenticate.ts";
 import { inClusterTarget, readKubeconfig, type UpstreamTarget } from "../kube/kubeconfig.ts";
 import { Upstream } from "../kube/upstream.ts";
+import { profilesFromConfig } from "../masking/config.ts";
 import { LivePolicy } from "../policy/live.ts";
 import { NamespaceLabels } from "../policy/namespace-labels.ts";
 import { ensureServingMaterial, readServingFiles, type ServingMaterial } from "../tls/serving.ts";
@@ -44,6 +45,7 @@ export async function assembleGateway(
   const upstream = new Upstream(target, { maxSockets: config.upstream?.maxSockets ?? 256 });
   const authenticator = createAuthenticator({ oidc: config.authentication.oidc, agentTokens });
   const metrics = new GatewayMetrics();
+  const masking = profilesFromConfig(config.masking, config.dataDir);
   const policy = new LivePolicy(config.policy, log, metrics.registry);
   policy.watchFiles();
   const namespaces = new NamespaceLabels(upstream, log);
@@ -56,6 +58,7 @@ export async function assembleGateway(
     deps: {
       authenticator,
       upstream,
+      masking,
       policy: { engine: () => policy.current(), upstream, namespaces, log },
       audit: {
         writer: audit.writer,

@@ -3,6 +3,8 @@ import type { Duplex } from "node:stream";
 import type { Logger } from "pino";
 import type { Identity } from "../identity/identity.ts";
 import type { RequestInfo } from "../kube/request-info.ts";
+import type { MaskingProfile } from "../masking/profiles.ts";
+import type { MaskTally } from "../masking/tally.ts";
 import type { UpstreamAnswer } from "../policy/dry-run.ts";
 import type { PolicyDecision } from "../policy/engine.ts";
 
@@ -18,6 +20,8 @@ export interface Outcome {
   verb: string;
   resource: string;
   user: string;
+  /** What masking replaced in the response, for the completion record. */
+  masked?: MaskTally;
 }
 
 /** Every stage sees this; later stages see narrower types below. */
@@ -67,6 +71,21 @@ export interface Recorded extends Decided {
    * is durable before the client can see the call answered.
    */
   readonly beforeResponseEnd: (() => Promise<void>) | undefined;
+}
+
+/** What masking a response needs, when the decision named a profile (other than `none`). */
+export interface ResponseMasking {
+  readonly profile: MaskingProfile;
+  readonly tally: MaskTally;
+  /** Accept header sent upstream instead of the client's (JSON only). */
+  readonly upstreamAccept: string;
+  /** The form the client gets: JSON, or CBOR for clients that accept only that. */
+  readonly answer: "json" | "cbor";
+}
+
+/** After mask: how the response is to be masked, if at all. */
+export interface Masked extends Recorded {
+  readonly masking: ResponseMasking | undefined;
 }
 
 /** An onion stage: acts before and after the rest of the pipeline. */

@@ -87,6 +87,7 @@ const codes: ErrorCode[] = [
   "ambiguous_path",
   "forbidden",
   "not_found",
+  "not_acceptable",
   "payload_too_large",
   "upstream_unavailable",
   "upstream_error",

@@ -39,6 +39,7 @@ export async function startTestGateway(
     oidc?: OidcIssuerInput[];
     audit?: Record<string, unknown>;
     policy?: Record<string, unknown>;
+    masking?: Record<string, unknown>;
   } = {},
 ): Promise<TestGateway> {
   const dataDir = await mkdtemp(join(tmpdir(), "portcullis-gw-"));
@@ -49,6 +50,7 @@ export async function startTestGateway(
     authentication: { oidc: options.oidc ?? [] },
     ...(options.audit ? { audit: options.audit } : {}),
     ...(options.policy ? { policy: options.policy } : {}),
+    ...(options.masking ? { masking: options.masking } : {}),
     logging: { level: process.env.PORTCULLIS_TEST_LOG ?? "silent" },
     shutdown: { timeoutSeconds: 5 },
   });

@@ -1,0 +1,47 @@
+import { PortcullisError } from "../errors.ts";
+import { negotiate } from "../masking/negotiate.ts";
+import { type ProfileSet, UnknownProfileError } from "../masking/profiles.ts";
+import { MaskTally } from "../masking/tally.ts";
+import type { Masked, Recorded, Stage } from "../server/context.ts";
+
+/**
+ * mask: turns the decision's masking profile into what forwarding needs:
+ * the profile, the Accept header to send upstream (JSON, whatever the client
+ * asked for) and the form to answer in. Fails closed: a profile that is not
+ * configured, a client that accepts nothing the masker can produce, or an
+ * interactive stream (not maskable in this version) is refused, never
+ * answered in clear.
+ */
+export function maskStage(profiles: ProfileSet): Stage<Recorded, Masked> {
+  return async function mask(ctx, next) {
+    const name = ctx.decision.maskingProfile;
+    if (name === undefined) return next({ ...ctx, masking: undefined });
+    let profile: ReturnType<ProfileSet["resolve"]>;
+    try {
+      profile = profiles.resolve(name);
+    } catch (err) {
+      if (!(err instanceof UnknownProfileError)) throw err;
+      throw new PortcullisError(
+        "forbidden",
+        `portcullis: rule ${ctx.decision.ruleId}: ${err.message}; the call is refused rather than answered in clear`,
+      );
+    }
+    if (profile === undefined) return next({ ...ctx, masking: undefined });
+    if (ctx.transport.kind === "upgrade") {
+      throw new PortcullisError(
+        "forbidden",
+        `portcullis: rule ${ctx.decision.ruleId}: this call may only be answered through the "${name}" masking profile, and interactive streams (exec, attach, port-forward) cannot be masked in this version; the call is refused rather than streamed in clear`,
+      );
+    }
+    const negotiated = negotiate(ctx.req.headers.accept);
+    if ("refuse" in negotiated) {
+      throw new PortcullisError(
+        "not_acceptable",
+        `portcullis: responses to this call are masked (profile "${name}"), ${negotiated.refuse.reason}`,
+      );
+    }
+    const tally = new MaskTally();
+    ctx.outcome.masked = tally;
+    return next({ ...ctx, masking: { profile, tally, ...negotiated } });
+  };
+}
