@@ -6,6 +6,7 @@
 import type { AuditLevel } from "../audit/record.ts";
 import type { Identity } from "../identity/identity.ts";
 import type { RequestInfo } from "../kube/request-info.ts";
+import type { ApprovalSpec } from "./schema.ts";
 
 export type PolicyAction = "allow" | "deny" | "approve";
 
@@ -30,6 +31,8 @@ export interface PolicyDecision {
   message: string;
   auditLevel?: AuditLevel;
   maskingProfile?: string;
+  /** For `approve`: who may approve, how many, hold or retry, and for how long. */
+  approval?: ApprovalSpec;
 }
 
 export interface PolicyEngine {

@@ -112,6 +112,7 @@ function ruleDecision(rule: CompiledRule, trace: TraceEntry[]): Decision {
   const decision: Decision = { action: rule.action, ruleId: rule.id, message: rule.message, trace };
   if (rule.auditLevel !== undefined) decision.auditLevel = rule.auditLevel;
   if (rule.maskingProfile !== undefined) decision.maskingProfile = rule.maskingProfile;
+  if (rule.approval !== undefined) decision.approval = rule.approval;
   return decision;
 }
 

@@ -135,3 +135,64 @@ test("loadPolicyFile reads a file and names it when it cannot", () => {
   assert.equal(loadPolicyFile(file).layers[0]?.file, file);
   assert.throws(() => loadPolicyFile(join(dir, "missing.yaml")), /missing\.yaml: cannot read/);
 });
+
+test("approve rules carry who may approve, how many, hold or retry, and a timeout", () => {
+  const policy = parsePolicy(
+    doc(`defaultAction: allow
+rules:
+  - id: team/approve-deletes
+    reason: deletes need a second pair of eyes
+    match: { verbs: [delete] }
+    action: approve
+    approval: { approvers: [sre, security], required: 2, mode: retry, timeout: 15m }
+  - id: team/approve-scale
+    reason: scaling needs approval
+    match: { verbs: [patch] }
+    action: approve`),
+    "team.yaml",
+  );
+  const [deletes, scale] = policy.layers[0]?.rules ?? [];
+  assert.deepEqual(deletes?.approval, {
+    approvers: ["sre", "security"],
+    required: 2,
+    mode: "retry",
+    timeout: 900,
+  });
+  assert.deepEqual(scale?.approval, {
+    approvers: ["portcullis:approvers"],
+    required: 1,
+    mode: "hold",
+    timeout: 600,
+  });
+});
+
+test("an approval block on a rule that does not approve, or a bad timeout, is refused", () => {
+  assert.throws(
+    () =>
+      parsePolicy(
+        doc(`defaultAction: allow
+rules:
+  - { id: a, reason: r, action: deny, approval: { required: 1 } }`),
+        "team.yaml",
+      ),
+    /approval is set only on rules whose action is approve/,
+  );
+  assert.throws(
+    () =>
+      parsePolicy(
+        doc(`defaultAction: allow
+rules:
+  - { id: a, reason: r, action: approve, approval: { timeout: 2d } }`),
+        "team.yaml",
+      ),
+    /a duration like 90s, 10m or 1h/,
+  );
+});
+
+/** A policy document from its `spec` body (indented as under `spec:`). */
+function doc(spec: string): string {
+  return `${header}spec:\n${spec
+    .split("\n")
+    .map((line) => `  ${line}`)
+    .join("\n")}\n`;
+}

@@ -8,7 +8,7 @@ import { compileAgent } from "./agents.ts";
 import { CelCompileError, compileCondition } from "./cel.ts";
 import { compilePatterns } from "./glob.ts";
 import { skipReasons } from "./match.ts";
-import { type PolicyDocument, policySchema, type RuleSpec } from "./schema.ts";
+import { approvalSchema, type PolicyDocument, policySchema, type RuleSpec } from "./schema.ts";
 import type { CompiledPolicy, CompiledRule, PolicyLayer } from "./types.ts";
 import { parseYamlWithSchema, YamlDocumentError } from "./yaml.ts";
 
@@ -101,6 +101,7 @@ function compileRule(rule: RuleSpec): CompiledRule {
     action: rule.action,
     auditLevel: rule.audit?.level,
     maskingProfile: rule.masking?.profile,
+    approval: rule.action === "approve" ? (rule.approval ?? approvalSchema.parse({})) : undefined,
     kinds: m.identity?.kinds && new Set(m.identity.kinds),
     subjects: set(m.identity?.subjects),
     usernames: set(m.identity?.usernames),

@@ -67,6 +67,34 @@ const matchSchema = z
   .strict();
 export type RuleMatch = z.output<typeof matchSchema>;
 
+/** `90s`, `10m`, `1h`: a duration of at most a day. */
+const duration = z
+  .string()
+  .regex(/^[1-9][0-9]*(s|m|h)$/, "a duration like 90s, 10m or 1h")
+  .transform(
+    (text) =>
+      Number(text.slice(0, -1)) * { s: 1, m: 60, h: 3600 }[text.slice(-1) as "s" | "m" | "h"],
+  )
+  .refine((seconds) => seconds <= 86_400, "at most 24h");
+
+export const approvalSchema = z
+  .object({
+    /** Groups whose members may approve; the requester never may. */
+    approvers: z.array(name).min(1).default(["portcullis:approvers"]),
+    /** Distinct approvals needed. */
+    required: z.number().int().min(1).max(10).default(1),
+    /**
+     * `hold`: the call waits for the decision (the client just waits).
+     * `retry`: the call is answered at once with a 403 carrying the approval
+     * id; once approved, the same call by the same caller passes once.
+     */
+    mode: z.enum(["hold", "retry"]).default("hold"),
+    /** hold: how long the call waits; retry: how long an approval stays usable. */
+    timeout: duration.default(600),
+  })
+  .strict();
+export type ApprovalSpec = z.output<typeof approvalSchema>;
+
 const ruleSchema = z
   .object({
     id: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._/-]*$/, "ids are letters, digits, . _ / -"),
@@ -80,8 +108,14 @@ const ruleSchema = z
       .strict()
       .optional(),
     masking: z.object({ profile: name }).strict().optional(),
+    /** For `action: approve`: who may approve, how many, and how the caller waits. */
+    approval: approvalSchema.optional(),
   })
-  .strict();
+  .strict()
+  .refine((rule) => rule.approval === undefined || rule.action === "approve", {
+    message: "approval is set only on rules whose action is approve",
+    path: ["approval"],
+  });
 export type RuleSpec = z.output<typeof ruleSchema>;
 
 const agentGrantSchema = z

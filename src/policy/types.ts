@@ -5,7 +5,7 @@ import type { RequestInfo } from "../kube/request-info.ts";
 import type { CelProgram } from "./cel.ts";
 import type { PatternSet } from "./glob.ts";
 import type { SkipReasons } from "./match.ts";
-import type { Action, LabelSelector, PolicyTestSpec } from "./schema.ts";
+import type { Action, ApprovalSpec, LabelSelector, PolicyTestSpec } from "./schema.ts";
 
 export type { Action } from "./schema.ts";
 
@@ -36,6 +36,8 @@ export interface Decision {
   message: string;
   auditLevel?: AuditLevel;
   maskingProfile?: string;
+  /** For `approve`: who may approve and how the caller waits. */
+  approval?: ApprovalSpec;
   trace: TraceEntry[];
 }
 
@@ -47,6 +49,7 @@ export interface CompiledRule {
   action: Action;
   auditLevel?: AuditLevel;
   maskingProfile?: string;
+  approval?: ApprovalSpec;
   kinds?: ReadonlySet<string>;
   subjects?: PatternSet;
   usernames?: PatternSet;
