@@ -8,6 +8,7 @@
 import pg from "pg";
 import { PortcullisError } from "../../errors.ts";
 import { assertAllLeaves, assertBatchFollows, scanPageSize, searchTerms } from "./engine-rules.ts";
+import { inTransaction as inPoolTransaction, openPool } from "./postgres-pool.ts";
 import { migrate, quoteSchema, recordColumns } from "./postgres-schema.ts";
 import type { AuditStore, BuiltBatch, LogBase, LogHead, StoredRow } from "./store.ts";
 
@@ -66,41 +67,9 @@ async function insertBatch(client: pg.PoolClient, s: string, batch: BuiltBatch):
 
 export async function openPostgresStore(options: PostgresStoreOptions): Promise<AuditStore> {
   const s = quoteSchema(options.schema ?? "portcullis");
-  const queryTimeoutMs = options.queryTimeoutMs ?? 15_000;
-  const pool = new pg.Pool({
-    connectionString: options.connectionString,
-    max: options.poolSize ?? 4,
-    connectionTimeoutMillis: options.connectTimeoutMs ?? 3000,
-    query_timeout: queryTimeoutMs,
-    statement_timeout: queryTimeoutMs,
-    keepAlive: true,
-    allowExitOnIdle: true,
-  });
-  // An idle connection dying (server restart) must not crash the process; the next query reports it.
-  pool.on("error", () => {});
-
-  async function inTransaction<T>(work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
-    const client = await pool.connect();
-    let failed = false;
-    const onError = () => {
-      failed = true;
-    };
-    client.on("error", onError);
-    try {
-      await client.query("BEGIN");
-      const result = await work(client);
-      await client.query("COMMIT");
-      return result;
-    } catch (error) {
-      failed = true;
-      await client.query("ROLLBACK").catch(() => {});
-      throw error;
-    } finally {
-      client.off("error", onError);
-      // After any failure the connection's state is unknown: destroy it rather than reuse it.
-      client.release(failed);
-    }
-  }
+  const pool = openPool(options);
+  const inTransaction = <T>(work: (client: pg.PoolClient) => Promise<T>) =>
+    inPoolTransaction(pool, work);
 
   const query = (text: string, values?: unknown[]) =>
     pool.query(text, values).catch((error) => Promise.reject(toError(error)));
