@@ -87,6 +87,12 @@ export interface CompletionRecord {
   durationMs: number;
   error?: { code: string; message: string };
   /** What masking changed: counts by detector and field path, never values. */
+  /** The approval (with every decision: who, when, why) or grant that let the call through. */
+  approval?: {
+    id: string;
+    decisions: Array<{ by: string; decision: "approve" | "deny"; reason: string; at: string }>;
+  };
+  grant?: string;
   masked?: Array<{ detector: string; path: string; count: number }>;
   body?: BodyRef;
 }

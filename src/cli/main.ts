@@ -3,6 +3,7 @@ import { Command } from "commander";
 import { ConfigError } from "../config/load.ts";
 import { isPortcullisError } from "../errors.ts";
 import { agentsCommand } from "./agents.ts";
+import { approvalsCommand, grantsCommand } from "./approvals.ts";
 import { auditCommand } from "./audit.ts";
 import { clusterCommand } from "./cluster.ts";
 import { kubeconfigCommand } from "./kubeconfig.ts";
@@ -22,6 +23,8 @@ const program = new Command("portcullis")
   .addCommand(policyCommand())
   .addCommand(auditCommand())
   .addCommand(sessionsCommand())
+  .addCommand(approvalsCommand())
+  .addCommand(grantsCommand())
   .addCommand(clusterCommand());
 
 program.addHelpText(

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { approvalsConfigSchema } from "../approvals/config.ts";
 import { authenticationSchema } from "../identity/schema.ts";
 import { maskingConfigSchema } from "../masking/config.ts";
 import { secretRefSchema } from "./secret.ts";
@@ -144,6 +145,8 @@ export const configSchema = z
     policy: policySchema.default({ baseline: true, files: [] }),
     /** Response masking: profiles the policy names, custom detectors, the hash key. */
     masking: maskingConfigSchema.default(maskingConfigSchema.parse({})),
+    /** Just-in-time approvals: who approves, notifications. */
+    approvals: approvalsConfigSchema.default(approvalsConfigSchema.parse({})),
     logging: z
       .object({
         level: z

@@ -159,6 +159,19 @@ export function auditStage(options: AuditStageOptions): Stage<Decided, Recorded>
         durationMs: Math.round((performance.now() - ctx.startedAt) * 1000) / 1000,
       };
       if (error) record.error = error;
+      const admission = ctx.outcome.admission;
+      if (admission?.via === "grant") record.grant = admission.grant.id;
+      if (admission?.via === "approval") {
+        record.approval = {
+          id: admission.approval.id,
+          decisions: admission.approval.decisions.map((d) => ({
+            by: d.by,
+            decision: d.decision,
+            reason: d.reason,
+            at: d.at,
+          })),
+        };
+      }
       const masked = ctx.outcome.masked?.entries();
       if (masked && masked.length > 0) record.masked = masked;
       const completionBlobs: Blob[] = [];

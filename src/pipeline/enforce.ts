@@ -1,4 +1,6 @@
+import type { ApprovalGate } from "../approvals/gate.ts";
 import { PortcullisError } from "../errors.ts";
+import { approvalSchema } from "../policy/schema.ts";
 import type { Recorded, Stage } from "../server/context.ts";
 
 /**
@@ -7,7 +9,9 @@ import type { Recorded, Stage } from "../server/context.ts";
  * server refused on its dry-run is answered with that refusal, exactly as the
  * API server worded it, and the real request is never sent.
  */
-export function enforceStage(): Stage<Recorded, Recorded> {
+export function enforceStage(
+  options: { approvals?: ApprovalGate } = {},
+): Stage<Recorded, Recorded> {
   return async function enforce(ctx, next) {
     const { decision, refusal } = ctx;
     if (refusal) {
@@ -38,11 +42,21 @@ export function enforceStage(): Stage<Recorded, Recorded> {
           "forbidden",
           `portcullis: rule ${decision.ruleId}: ${decision.message}`,
         );
-      case "approve":
-        throw new PortcullisError(
-          "forbidden",
-          `portcullis: rule ${decision.ruleId}: approval required: ${decision.message} (just-in-time approval is not available yet; ask an operator to make this change)`,
+      case "approve": {
+        const gate = options.approvals;
+        if (gate === undefined) {
+          throw new PortcullisError(
+            "forbidden",
+            `portcullis: rule ${decision.ruleId}: approval required: ${decision.message} (approvals are not configured on this gateway)`,
+          );
+        }
+        const { admission, requestBody } = await gate.admit(
+          ctx,
+          decision.approval ?? approvalSchema.parse({}),
         );
+        ctx.outcome.admission = admission;
+        return next({ ...ctx, requestBody });
+      }
       default: {
         const unreachable: never = decision.action;
         throw new PortcullisError(

@@ -1,3 +1,4 @@
+import type { ApprovalGate } from "../approvals/gate.ts";
 import type { Authenticator } from "../identity/authenticate.ts";
 import type { Upstream } from "../kube/upstream.ts";
 import type { ProfileSet } from "../masking/profiles.ts";
@@ -16,6 +17,7 @@ export interface PipelineDeps {
   audit: AuditStageOptions;
   upstream: Upstream;
   masking: ProfileSet;
+  approvals?: ApprovalGate;
 }
 
 /**
@@ -31,7 +33,7 @@ export function buildPipeline(deps: PipelineDeps): (ctx: RequestContext) => Prom
   const classify = classifyStage();
   const decide = decideStage(deps.policy);
   const audit = auditStage(deps.audit);
-  const enforce = enforceStage();
+  const enforce = enforceStage(deps.approvals ? { approvals: deps.approvals } : {});
   const mask = maskStage(deps.masking);
   const forward = forwardStage(deps.upstream);
   return function pipeline(ctx) {

@@ -1,4 +1,5 @@
 import type { Logger } from "pino";
+import { openApprovals } from "../approvals/open.ts";
 import { type AuditLog, openAuditLog } from "../audit/open.ts";
 import type { Config } from "../config/schema.ts";
 import { resolveSecret } from "../config/secret.ts";
@@ -51,6 +52,18 @@ export async function assembleGateway(
   const namespaces = new NamespaceLabels(upstream, log);
   await namespaces.start();
   const audit = await openAuditLog(config.audit, config.dataDir, log);
+  const defaultMasking = masking.resolve("default");
+  if (defaultMasking === undefined) throw new Error("masking: the default profile is missing");
+  const approvals = await openApprovals({
+    config: config.approvals,
+    audit: config.audit,
+    dataDir: config.dataDir,
+    upstream,
+    authenticator,
+    mask: defaultMasking.engine,
+    registry: metrics.registry,
+    log,
+  });
   const gateway = await startGateway({
     address: config.listen.address,
     port: config.listen.port,
@@ -59,6 +72,7 @@ export async function assembleGateway(
       authenticator,
       upstream,
       masking,
+      approvals: approvals.gate,
       policy: { engine: () => policy.current(), upstream, namespaces, log },
       audit: {
         writer: audit.writer,
@@ -74,6 +88,7 @@ export async function assembleGateway(
     metrics,
     log,
     drainTimeoutMs: config.shutdown.timeoutSeconds * 1000,
+    handlers: [(req, res) => approvals.api.handle(req, res)],
     readinessChecks: [
       async () => {
         try {
@@ -89,6 +104,7 @@ export async function assembleGateway(
         policy.close();
         namespaces.stop();
       },
+      () => approvals.close(),
       () => audit.close(),
     ],
   });

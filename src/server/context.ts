@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Duplex } from "node:stream";
 import type { Logger } from "pino";
+import type { Admission } from "../approvals/gate.ts";
 import type { Identity } from "../identity/identity.ts";
 import type { RequestInfo } from "../kube/request-info.ts";
 import type { MaskingProfile } from "../masking/profiles.ts";
@@ -22,6 +23,8 @@ export interface Outcome {
   user: string;
   /** What masking replaced in the response, for the completion record. */
   masked?: MaskTally;
+  /** What let an approve-rule call through: a grant, or an approval and its decisions. */
+  admission?: Admission;
 }
 
 /** Every stage sees this; later stages see narrower types below. */

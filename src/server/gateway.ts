@@ -24,6 +24,8 @@ export interface GatewayOptions {
   readinessChecks?: Array<() => Promise<void>>;
   /** Run after requests have drained, in order (e.g. final audit checkpoint, store close). */
   onClosed?: Array<() => Promise<void>>;
+  /** The gateway's own APIs (approvals), tried before the Kubernetes pipeline; true when handled. */
+  handlers?: Array<(req: IncomingMessage, res: ServerResponse) => boolean>;
 }
 
 export interface Gateway {
@@ -81,6 +83,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     },
     (req: IncomingMessage, res: ServerResponse) => {
       if (ops.handle(req, res)) return;
+      for (const handle of options.handlers ?? []) if (handle(req, res)) return;
       dispatch(req, { kind: "http", res }, req.socket);
     },
   );
