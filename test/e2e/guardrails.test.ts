@@ -10,6 +10,7 @@ import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { type ControlPlane, startControlPlane } from "../../src/cluster/launcher.ts";
 import { startTestGateway, type TestGateway } from "../support/gateway.ts";
+import { rawRequest } from "../support/https.ts";
 import { runKubectl } from "../support/kubectl.ts";
 
 let cluster: ControlPlane;
@@ -211,16 +212,51 @@ describe("privileged workloads, however expressed", () => {
   });
 });
 
+/**
+ * Waits for the call to be held for approval under `rule`, denies it, and
+ * returns kubectl's result: the refusal names the rule and the approval.
+ */
+async function heldThenDenied(args: string[], rule: string) {
+  const approver = await gw.agent(`approver-${Math.random().toString(16).slice(2, 8)}`, {
+    groups: ["portcullis:approvers"],
+  });
+  const api = (method: string, path: string, body?: unknown) =>
+    rawRequest(gw.url, gw.caPem, {
+      method,
+      path: `/portcullis/v1/${path}`,
+      headers: { authorization: `Bearer ${approver.token}`, "content-type": "application/json" },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    });
+  const call = run(args);
+  const deadline = Date.now() + 20_000;
+  let id: string | undefined;
+  while (id === undefined) {
+    const list = await api("GET", "approvals?state=pending");
+    const items = (JSON.parse(list.body) as { items: Array<{ id: string; rule: { id: string } }> })
+      .items;
+    id = items.find((a) => a.rule.id === rule)?.id;
+    assert.ok(id !== undefined || Date.now() < deadline, `no approval held under ${rule}`);
+    if (id === undefined) await new Promise((r) => setTimeout(r, 100));
+  }
+  const denied = await api("POST", `approvals/${id}/deny`, { reason: "not in this test" });
+  assert.equal(denied.status, 200, denied.body);
+  const result = await call;
+  assert.notEqual(result.code, 0);
+  assert.match(
+    result.stderr,
+    new RegExp(`portcullis: rule ${rule.replace("/", "\\/")}: approval ${id} was denied`),
+  );
+  return result;
+}
+
 describe("production", () => {
   test("kubectl scale --replicas=0 in a production namespace needs approval; elsewhere it is allowed", async () => {
     await cluster.kubectl(["apply", "-n", prod, "-f", "-"], {
       input: JSON.stringify(deployment("web", plainPodSpec, 2)),
     });
-    const result = await run(["scale", "deployment", "web", "-n", prod, "--replicas=0"]);
-    assert.notEqual(result.code, 0);
-    assert.match(
-      result.stderr,
-      /portcullis: rule baseline\/approve-production-scale-to-zero: approval required/,
+    await heldThenDenied(
+      ["scale", "deployment", "web", "-n", prod, "--replicas=0"],
+      "baseline/approve-production-scale-to-zero",
     );
     await run(["apply", "-f", "-"], JSON.stringify(deployment("web", plainPodSpec, 2)));
     const elsewhere = await run(["scale", "deployment", "web", "--replicas=0"]);
@@ -228,10 +264,9 @@ describe("production", () => {
   });
 
   test("deleting a Deployment in production needs approval", async () => {
-    const result = await run(["delete", "deployment", "web", "-n", prod]);
-    assert.match(
-      result.stderr,
-      /portcullis: rule baseline\/approve-production-deletes: approval required/,
+    await heldThenDenied(
+      ["delete", "deployment", "web", "-n", prod],
+      "baseline/approve-production-deletes",
     );
     assert.equal((await cluster.kubectl(["get", "deployment", "web", "-n", prod])).code, 0);
   });

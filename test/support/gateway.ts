@@ -40,9 +40,11 @@ export async function startTestGateway(
     audit?: Record<string, unknown>;
     policy?: Record<string, unknown>;
     masking?: Record<string, unknown>;
+    /** Reuse a data dir (a gateway restarting); it is then kept on close. */
+    dataDir?: string;
   } = {},
 ): Promise<TestGateway> {
-  const dataDir = await mkdtemp(join(tmpdir(), "portcullis-gw-"));
+  const dataDir = options.dataDir ?? (await mkdtemp(join(tmpdir(), "portcullis-gw-")));
   const config = configSchema.parse({
     dataDir,
     listen: { port: 0 },
@@ -99,7 +101,7 @@ export async function startTestGateway(
     kubeconfigForToken: (name, token) => kubeconfigForToken(name, token),
     async close() {
       await gateway.close();
-      await rm(dataDir, { recursive: true, force: true });
+      if (options.dataDir === undefined) await rm(dataDir, { recursive: true, force: true });
     },
   };
 }
