@@ -3,6 +3,7 @@
  * and, last, one JSON line with the figures.
  */
 import { parseArgs } from "node:util";
+import { runApprovalsBench } from "./approvals.ts";
 import { runAuditBench } from "./audit.ts";
 import { runAuditVerifyBench } from "./audit-verify.ts";
 import { runMaskingBench } from "./masking.ts";
@@ -14,6 +15,7 @@ const usage = `usage: npm run bench -- overhead [--rate 200] [--seconds 20] [--s
                          [--concurrency 32] [--soak-seconds 300] [--workload all|get|list]
        npm run bench -- policy
        npm run bench -- masking [--mb 64] [--rounds 3] [--gateway-mb 200]
+       npm run bench -- approvals [--rounds 50] [--held 1000]
        npm run bench -- audit [--records 100000] [--rate 1000] [--seconds 20]
                          [--verify-records 1000000]
 
@@ -29,6 +31,9 @@ const usage = `usage: npm run bench -- overhead [--rate 200] [--seconds 20] [--s
              logs, one core; peak RSS streaming 100 vs 800 MB; then
              \`kubectl get cm -A -o json\` of --gateway-mb MB through a
              gateway process, its peak RSS (--gateway-mb 0 skips it).
+  approvals  time from approving a held call to its answer, on one gateway
+             and across two replicas on one PostgreSQL; gateway memory per
+             held call with --held calls held at once.
   policy     decision time for the baseline plus 200 rules (p50/p99 µs),
              and the latency the dry-run step adds to a write.`;
 
@@ -44,8 +49,9 @@ const { positionals, values } = parseArgs({
     records: { type: "string", default: "100000" },
     "verify-records": { type: "string", default: "1000000" },
     mb: { type: "string", default: "64" },
-    rounds: { type: "string", default: "3" },
+    rounds: { type: "string" },
     "gateway-mb": { type: "string", default: "200" },
+    held: { type: "string", default: "1000" },
     help: { type: "boolean", short: "h" },
   },
 });
@@ -60,10 +66,7 @@ function printTable(rows: Array<Record<string, unknown>>): void {
 }
 
 const name = positionals[0];
-if (
-  values.help ||
-  (name !== "overhead" && name !== "audit" && name !== "policy" && name !== "masking")
-) {
+if (values.help || !["overhead", "audit", "policy", "masking", "approvals"].includes(name ?? "")) {
   process.stdout.write(`${usage}\n`);
   process.exit(values.help ? 0 : 2);
 }
@@ -82,10 +85,16 @@ if (name === "policy") {
       .join("\t")}\n`,
   );
   process.stdout.write(`${JSON.stringify({ benchmark: "policy", decisions, dryRun })}\n`);
+} else if (name === "approvals") {
+  const figures = await runApprovalsBench({
+    rounds: Number(values.rounds ?? 50),
+    held: Number(values.held),
+  });
+  process.stdout.write(`${JSON.stringify({ benchmark: "approvals", ...figures })}\n`);
 } else if (name === "masking") {
   const figures = await runMaskingBench({
     mb: Number(values.mb),
-    rounds: Number(values.rounds),
+    rounds: Number(values.rounds ?? 3),
     gatewayMb: Number(values["gateway-mb"]),
   });
   process.stdout.write(`${JSON.stringify({ benchmark: "masking", ...figures })}\n`);
