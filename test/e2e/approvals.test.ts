@@ -9,8 +9,10 @@
  */
 import assert from "node:assert/strict";
 import { writeFile } from "node:fs/promises";
+import { createServer, type IncomingHttpHeaders, type Server } from "node:http";
 import { join, resolve } from "node:path";
 import { after, before, describe, test } from "node:test";
+import { replayGuard, verifyWebhook } from "../../src/approvals/notify/webhook.ts";
 import type { ApprovalRequest } from "../../src/approvals/types.ts";
 import { type ControlPlane, startControlPlane } from "../../src/cluster/launcher.ts";
 import { startTestGateway, type TestGateway } from "../support/gateway.ts";
@@ -29,6 +31,9 @@ let deployer: Agent;
 let alice: Agent;
 let bob: Agent;
 let opsBot: Agent;
+let receiver: Server;
+const webhookSecret = "e2e-webhook-secret-0123456789abcdef";
+const deliveries: Array<{ headers: IncomingHttpHeaders; body: string }> = [];
 
 function portcullis(args: string[], as: Agent): Promise<ProcessRun> {
   return runProcess(cli, [...args, "--kubeconfig", as.kubeconfig], { env });
@@ -93,7 +98,29 @@ before(async () => {
       "",
     ].join("\n"),
   );
-  gw = await startTestGateway(cluster, { policy: { files: [policyFile] } });
+  receiver = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on("data", (c: Buffer) => chunks.push(c));
+    req.on("end", () => {
+      deliveries.push({ headers: req.headers, body: Buffer.concat(chunks).toString("utf8") });
+      res.writeHead(204).end();
+    });
+  });
+  await new Promise<void>((done) => receiver.listen(0, "127.0.0.1", done));
+  process.env.E2E_WEBHOOK_SECRET = webhookSecret;
+  gw = await startTestGateway(cluster, {
+    policy: { files: [policyFile] },
+    approvals: {
+      notifications: [
+        {
+          webhook: {
+            url: `http://127.0.0.1:${(receiver.address() as { port: number }).port}/hook`,
+            secret: { env: "E2E_WEBHOOK_SECRET" },
+          },
+        },
+      ],
+    },
+  });
   prod = await cluster.createNamespace("prod", { "portcullis.dev/tier": "production" });
   scratch = await cluster.createNamespace("scratch");
   deployer = await gw.agent("deployer");
@@ -115,6 +142,7 @@ before(async () => {
 after(async () => {
   await gw?.close();
   await cluster?.stop();
+  await new Promise((done) => receiver?.close(done));
 });
 
 describe("a held call", () => {
@@ -236,6 +264,50 @@ describe("a held call", () => {
     );
     assert.equal(denied.code, 0, denied.stderr);
     assert.notEqual((await del).code, 0);
+  });
+});
+
+describe("notifications", () => {
+  test("approval requests and decisions reach the webhook signed; tampered or replayed deliveries fail", async () => {
+    const deadline = Date.now() + 10_000;
+    while (!deliveries.some((d) => d.body.includes('"approval.decided"'))) {
+      assert.ok(Date.now() < deadline, `no decision delivered: ${deliveries.length} deliveries`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const seen = replayGuard();
+    for (const d of deliveries) {
+      const verified = verifyWebhook({
+        secret: webhookSecret,
+        headers: d.headers,
+        body: d.body,
+        seen,
+      });
+      assert.ok(verified.ok, JSON.stringify(verified));
+    }
+    const first = deliveries[0];
+    assert.ok(first);
+    const payload = JSON.parse(first.body) as { type: string; approval?: { id: string } };
+    assert.equal(payload.type, "approval.requested");
+    assert.match(payload.approval?.id ?? "", /^apr-[0-9a-f]{16}$/);
+    const replayed = verifyWebhook({
+      secret: webhookSecret,
+      headers: first.headers,
+      body: first.body,
+      seen,
+    });
+    assert.deepEqual(replayed, { ok: false, reason: "replayed" });
+    const tampered = verifyWebhook({
+      secret: webhookSecret,
+      headers: first.headers,
+      body: first.body.replace("approval.requested", "approval.decided"),
+    });
+    assert.deepEqual(tampered, { ok: false, reason: "bad_signature" });
+    const wrongKey = verifyWebhook({
+      secret: "another-secret-0123456789abcdef",
+      headers: first.headers,
+      body: first.body,
+    });
+    assert.deepEqual(wrongKey, { ok: false, reason: "bad_signature" });
   });
 });
 

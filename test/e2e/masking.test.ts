@@ -7,16 +7,16 @@
  * comes back unchanged; the audit log says what was masked, never the value.
  */
 import assert from "node:assert/strict";
-import { after, before, describe, test } from "node:test";
-import { KubeConfig, type V1ConfigMap, Watch } from "@kubernetes/client-node";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { after, before, describe, test } from "node:test";
+import { KubeConfig, type V1ConfigMap, Watch } from "@kubernetes/client-node";
 import { appendCriLog } from "../../src/cluster/cri-log.ts";
 import { type Kwok, startKwok } from "../../src/cluster/kwok.ts";
 import { type ControlPlane, startControlPlane } from "../../src/cluster/launcher.ts";
-import { startTestGateway, type TestGateway } from "../support/gateway.ts";
 import { decodeWithKubernetes } from "../support/cborcheck.ts";
+import { startTestGateway, type TestGateway } from "../support/gateway.ts";
 import { rawRequest } from "../support/https.ts";
 import { KubectlStream, runKubectl } from "../support/kubectl.ts";
 

@@ -40,6 +40,7 @@ export async function startTestGateway(
     audit?: Record<string, unknown>;
     policy?: Record<string, unknown>;
     masking?: Record<string, unknown>;
+    approvals?: Record<string, unknown>;
     /** Reuse a data dir (a gateway restarting); it is then kept on close. */
     dataDir?: string;
   } = {},
@@ -53,6 +54,7 @@ export async function startTestGateway(
     ...(options.audit ? { audit: options.audit } : {}),
     ...(options.policy ? { policy: options.policy } : {}),
     ...(options.masking ? { masking: options.masking } : {}),
+    ...(options.approvals ? { approvals: options.approvals } : {}),
     logging: { level: process.env.PORTCULLIS_TEST_LOG ?? "silent" },
     shutdown: { timeoutSeconds: 5 },
   });
