@@ -68,7 +68,7 @@ function api(gw: BenchGateway, token: string): Api {
 }
 
 async function pendingIds(approver: Api): Promise<string[]> {
-  const res = await approver.call("GET", "approvals?state=pending");
+  const res = await approver.call("GET", "approvals?state=pending&limit=10000");
   return (JSON.parse(res.body) as { items: Array<{ id: string }> }).items.map((a) => a.id);
 }
 
@@ -163,7 +163,24 @@ export async function runApprovalsBench(options: { rounds: number; held: number 
       say(`holding ${options.held} calls at once…`);
       const before = rssMiB(gw.pid);
       const path = `/api/v1/namespaces/${bench.ns}/configmaps/small`;
-      const calls = Array.from({ length: options.held }, () => get(gw.target, path));
+      // Each held call needs its own connection.
+      const holding = {
+        ...gw.target,
+        agent: new https.Agent({
+          keepAlive: false,
+          maxSockets: options.held + 8,
+          ca: gw.target.caPem,
+        }),
+      };
+      let failed = 0;
+      let firstError = "";
+      const calls = Array.from({ length: options.held }, () =>
+        get(holding, path).catch((err: unknown) => {
+          failed++;
+          firstError ||= String(err);
+          return 0;
+        }),
+      );
       const ids = await waitForPending(approver, options.held);
       const during = rssMiB(gw.pid);
       figures.held = ids.length;
@@ -173,6 +190,7 @@ export async function runApprovalsBench(options: { rounds: number; held: number 
       process.stdout.write(
         `holding ${ids.length} calls: gateway RSS ${before.toFixed(0)} → ${during.toFixed(0)} MiB (${figures.kib_per_held_call} KiB per held call)\n`,
       );
+      if (failed > 0) say(`${failed} held calls failed: ${firstError}`);
       say("denying them…");
       for (const id of ids)
         await approver.call("POST", `approvals/${id}/deny`, { reason: "bench" });

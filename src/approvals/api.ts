@@ -12,7 +12,7 @@
  *   and the requester can never decide their own call (the store refuses it
  *   too).
  *
- * GET  /portcullis/v1/approvals[?state=pending]     GET /portcullis/v1/approvals/{id}
+ * GET  /portcullis/v1/approvals[?state=pending&limit=100]   GET /portcullis/v1/approvals/{id}
  * POST /portcullis/v1/approvals/{id}/approve {reason}   …/deny {reason}
  * GET  /portcullis/v1/grants[?active=true]          POST /portcullis/v1/grants {…}
  * POST /portcullis/v1/grants/{id}/revoke {reason}
@@ -145,7 +145,15 @@ export class ApprovalsApi {
     if (collection === "approvals") {
       if (method === "GET" && id === undefined) {
         const state = url.searchParams.get("state");
+        const limit = Number(url.searchParams.get("limit") ?? 100);
+        if (!Number.isInteger(limit) || limit < 1 || limit > 10_000) {
+          throw new PortcullisError(
+            "bad_request",
+            "portcullis: limit is a whole number from 1 to 10000",
+          );
+        }
         const approvals = await store.listApprovals({
+          limit,
           ...(state ? { states: state.split(",") as ApprovalRequest["state"][] } : {}),
           ...(approver ? {} : { requester: identity.username }),
         });

@@ -132,9 +132,11 @@ export function approvalsCommand(): Command {
       .command("list")
       .description("approvals, newest first (pending ones by default)")
       .option("--state <states>", "comma-separated states, or 'all'", "pending")
+      .option("--limit <n>", "most approvals to show", "100")
       .addOption(outputOption()),
-  ).action(async (options: ClientOptions & { state: string }) => {
-    const query = options.state === "all" ? "" : `?state=${encodeURIComponent(options.state)}`;
+  ).action(async (options: ClientOptions & { state: string; limit: string }) => {
+    const state = options.state === "all" ? "" : `&state=${encodeURIComponent(options.state)}`;
+    const query = `?limit=${encodeURIComponent(options.limit)}${state}`;
     const { items } = await call<{ items: ApprovalRequest[] }>(options, "GET", `approvals${query}`);
     print(items, options.output, () =>
       items.length === 0
