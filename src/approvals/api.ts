@@ -16,6 +16,7 @@
  * POST /portcullis/v1/approvals/{id}/approve {reason}   …/deny {reason}
  * GET  /portcullis/v1/grants[?active=true]          POST /portcullis/v1/grants {…}
  * POST /portcullis/v1/grants/{id}/revoke {reason}
+ * GET  /portcullis/v1/notifications                 recent deliveries per target
  *
  * Errors are Kubernetes Status objects, like every other refusal.
  */
@@ -26,6 +27,7 @@ import { PortcullisError } from "../errors.ts";
 import type { Authenticator } from "../identity/authenticate.ts";
 import type { Identity } from "../identity/identity.ts";
 import { toStatus } from "../kube/status.ts";
+import type { TargetDeliveries } from "./notify/deliver.ts";
 import type { ApprovalStore } from "./store/store.ts";
 import { isApprovalStoreError } from "./store/store.ts";
 import type { ApprovalRequest, Grant } from "./types.ts";
@@ -39,6 +41,8 @@ export interface ApprovalsApiOptions {
   approverGroups: readonly string[];
   onDecided?: (approval: ApprovalRequest) => void;
   onGrant?: (event: "grant.created" | "grant.revoked", grant: Grant) => void;
+  /** Recent notification deliveries per target, for approvers to see what failed. */
+  deliveries?: () => TargetDeliveries[];
   now?: () => Date;
 }
 
@@ -182,6 +186,16 @@ export class ApprovalsApi {
         this.#o.onDecided?.(decided);
         return send(res, 200, decided);
       }
+    }
+
+    if (collection === "notifications" && method === "GET" && id === undefined) {
+      if (!approver) {
+        throw new PortcullisError(
+          "forbidden",
+          `portcullis: notification deliveries are shown to members of ${this.#o.approverGroups.join(" or ")}`,
+        );
+      }
+      return send(res, 200, { targets: this.#o.deliveries?.() ?? [] });
     }
 
     if (collection === "grants") {

@@ -32,7 +32,11 @@ import { callEffect } from "./effect.ts";
 import type { ApprovalStore } from "./store/store.ts";
 import type { ApprovalRequest, Grant, GrantScope, HeldCall } from "./types.ts";
 
-/** What let an approve-rule call through; goes into the call's completion record. */
+/**
+ * The grant or approval an approve-rule call went through, or the approval
+ * that refused it (denied, expired, cancelled, or requested in retry mode);
+ * it goes into the call's completion record.
+ */
 export type Admission =
   | { via: "grant"; grant: Grant }
   | { via: "approval"; approval: ApprovalRequest };
@@ -155,6 +159,8 @@ export class ApprovalGate {
       }
     }
     const approval = await this.#request(ctx, spec, { method, path, body, bodySha256 });
+    // The call's completion record names the approval, however it ends.
+    ctx.outcome.admission = { via: "approval", approval };
     if (spec.mode === "retry") {
       throw new PortcullisError(
         "forbidden",
@@ -265,6 +271,7 @@ export class ApprovalGate {
         else resolve(value as ApprovalRequest);
       };
       const closed = (current: ApprovalRequest) => {
+        ctx.outcome.admission = { via: "approval", approval: current };
         this.#o.notifier?.approvalClosed(current);
         switch (current.state) {
           case "denied":

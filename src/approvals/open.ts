@@ -102,6 +102,7 @@ export async function openApprovals(options: {
     approverGroups: config.approverGroups,
     onDecided: (a) => notifier.notify(approvalEvent("approval.decided", a, summary(a))),
     onGrant: (type, grant) => notifier.notify(grantEvent(type, grant)),
+    deliveries: () => notifier.deliveries(),
   });
   // Approvals whose deadline passed while nobody held them (retry mode) are closed.
   const expiry = setInterval(() => {

@@ -87,9 +87,13 @@ export interface CompletionRecord {
   durationMs: number;
   error?: { code: string; message: string };
   /** What masking changed: counts by detector and field path, never values. */
-  /** The approval (with every decision: who, when, why) or grant that let the call through. */
+  /**
+   * The approval (its state and every decision: who, when, why) the call went
+   * through or was refused by, or the grant that let it through.
+   */
   approval?: {
     id: string;
+    state: string;
     decisions: Array<{ by: string; decision: "approve" | "deny"; reason: string; at: string }>;
   };
   grant?: string;

@@ -7,6 +7,7 @@
 import { request } from "node:https";
 import { Command, Option } from "commander";
 import { stringify } from "yaml";
+import type { TargetDeliveries } from "../approvals/notify/deliver.ts";
 import type { ApprovalRequest, Grant } from "../approvals/types.ts";
 import { readKubeconfig } from "../kube/kubeconfig.ts";
 import { renderTable } from "./audit-read.ts";
@@ -197,6 +198,34 @@ export function approvalsCommand(): Command {
       );
     });
   }
+  withClientOptions(
+    command
+      .command("notifications")
+      .description("recent webhook and Slack deliveries: what was sent, retried or given up")
+      .addOption(outputOption()),
+  ).action(async (options: ClientOptions) => {
+    const { targets } = await call<{ targets: TargetDeliveries[] }>(
+      options,
+      "GET",
+      "notifications",
+    );
+    const rows = targets.flatMap((t) =>
+      t.deliveries.map((d) => [
+        t.target,
+        d.eventType,
+        d.eventId,
+        d.state,
+        String(d.attempts),
+        d.lastStatus === undefined ? (d.lastError ?? "-") : String(d.lastStatus),
+        d.finishedAt ?? d.nextAttemptAt ?? d.queuedAt,
+      ]),
+    );
+    print(targets, options.output, () =>
+      rows.length === 0
+        ? "no deliveries\n"
+        : `${renderTable(["TARGET", "EVENT", "ID", "STATE", "ATTEMPTS", "LAST", "WHEN"], rows)}\n`,
+    );
+  });
   command.addHelpText(
     "after",
     `

@@ -164,6 +164,7 @@ export function auditStage(options: AuditStageOptions): Stage<Decided, Recorded>
       if (admission?.via === "approval") {
         record.approval = {
           id: admission.approval.id,
+          state: admission.approval.state,
           decisions: admission.approval.decisions.map((d) => ({
             by: d.by,
             decision: d.decision,

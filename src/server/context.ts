@@ -23,7 +23,7 @@ export interface Outcome {
   user: string;
   /** What masking replaced in the response, for the completion record. */
   masked?: MaskTally;
-  /** What let an approve-rule call through: a grant, or an approval and its decisions. */
+  /** The grant or approval an approve-rule call went through or was refused by. */
   admission?: Admission;
 }
 

@@ -221,6 +221,20 @@ describe("a held call", () => {
       new RegExp(`approval ${approval.id} was denied: ${bob.username}: not during the freeze`),
     );
     assert.ok(await exists("deployment", prod, "api"));
+    const completion = await gw.audit.store.search({
+      kind: "completion",
+      requestId: approval.requestId,
+    });
+    const record = JSON.parse(completion[0]?.body ?? "{}") as {
+      status: number;
+      approval?: { id: string; state: string; decisions: Array<{ by: string; decision: string }> };
+    };
+    assert.equal(record.status, 403);
+    assert.equal(record.approval?.state, "denied");
+    assert.deepEqual(
+      record.approval?.decisions.map((d) => [d.by, d.decision]),
+      [[bob.username, "deny"]],
+    );
   });
 
   test("a call nobody decides times out with a readable Forbidden", async () => {
@@ -302,6 +316,18 @@ describe("notifications", () => {
       body: first.body.replace("approval.requested", "approval.decided"),
     });
     assert.deepEqual(tampered, { ok: false, reason: "bad_signature" });
+    const shown = await portcullis(["approvals", "notifications", "-o", "json"], alice);
+    assert.equal(shown.code, 0, shown.stderr);
+    const [target] = JSON.parse(shown.stdout) as Array<{
+      target: string;
+      deliveries: Array<{ state: string; eventType: string }>;
+    }>;
+    assert.equal(target?.target, "webhook-0");
+    assert.ok(
+      target?.deliveries.some(
+        (d) => d.state === "delivered" && d.eventType === "approval.requested",
+      ),
+    );
     const wrongKey = verifyWebhook({
       secret: "another-secret-0123456789abcdef",
       headers: first.headers,
