@@ -74,6 +74,12 @@ const KEY_OR_CLOSE = 2; // just after `{`
 const KEY = 3; // after `,` in an object
 const COLON = 4;
 const AFTER = 5; // after a value: `,`, a close, or (top level) the next value
+/**
+ * Inside `managedFields`: it only names fields, so it is passed through
+ * without tokenizing, counting brackets outside strings until it closes.
+ * The hot path of LISTs of applied objects, where it is most of each item.
+ */
+const SKIP = 6;
 
 /** Keys whose values have a known, non-sensitive meaning (outside user-keyed maps). */
 const KNOWN_KEYS = new Set([
@@ -155,6 +161,8 @@ export class JsonRewriter {
   /** The pending string's last piece ended inside an escape (odd backslashes). */
   #stringEscaped = false;
   #stringIsKey = false;
+  /** Open brackets in the container being skipped (SKIP). */
+  #skipDepth = 0;
   #failed: RewriteError | undefined;
   /** Where the value being scanned sits, for the finding callback (made once, not per value). */
   #findingFrame: Frame | undefined;
@@ -254,6 +262,42 @@ export class JsonRewriter {
         continue;
       }
       switch (state) {
+        case SKIP: {
+          let depth = this.#skipDepth;
+          while (pos < n) {
+            const k = text.charCodeAt(pos);
+            if (k === 34) {
+              const end = this.#findStringEnd(text, pos + 1, false);
+              if (end === -1) break;
+              pos = end + 1;
+            } else if (k === 123 || k === 91) {
+              depth++;
+              pos++;
+            } else if (k === 125 || k === 93) {
+              depth--;
+              pos++;
+              if (depth === 0) break;
+            } else {
+              pos++;
+            }
+          }
+          this.#skipDepth = depth;
+          if (depth === 0) {
+            this.#pop();
+            state = AFTER;
+            continue;
+          }
+          if (pos < n || !final) {
+            // A string cut by the chunk's end: resume from its quote.
+            if (n - pos > this.#maxToken) {
+              throw new RewriteError(`a string value is larger than ${this.#maxToken} bytes`);
+            }
+            this.#carry = text.slice(pos);
+            this.#state = SKIP;
+            return out + text.slice(emitFrom, pos);
+          }
+          continue;
+        }
         case VALUE_OR_CLOSE:
           if (c === 93) {
             this.#pop();
@@ -315,9 +359,14 @@ export class JsonRewriter {
         default: {
           // VALUE
           if (c === 123 || c === 91) {
-            this.#push(c === 91);
+            const pushed = this.#push(c === 91);
             pos++;
-            state = c === 91 ? VALUE_OR_CLOSE : KEY_OR_CLOSE;
+            if (pushed.role === MANAGED) {
+              this.#skipDepth = 1;
+              state = SKIP;
+            } else {
+              state = c === 91 ? VALUE_OR_CLOSE : KEY_OR_CLOSE;
+            }
             continue;
           }
           if (c === 34) {
@@ -605,7 +654,7 @@ export class JsonRewriter {
     return states;
   }
 
-  #push(array: boolean): void {
+  #push(array: boolean): Frame {
     const stack = this.#stack;
     if (stack.length >= this.#maxDepth) throw new RewriteError("JSON nested too deeply");
     const parent = stack[stack.length - 1];
@@ -627,7 +676,7 @@ export class JsonRewriter {
       frame.hint = this.#o.kindHint;
       frame.rules = this.#rootRules(frame);
       stack.push(frame);
-      return;
+      return frame;
     }
     const parentRoot = parent.root;
     if (!array && this.#startsObject(parent, key)) {
@@ -638,13 +687,14 @@ export class JsonRewriter {
           : this.#o.kindHint;
       frame.rules = this.#rootRules(frame);
       stack.push(frame);
-      return;
+      return frame;
     }
     frame.root = parentRoot;
     frame.row = !array && parent.array && key === "rows" && parentRoot.kind === "Table";
     frame.role = this.#childRole(parent, key, array);
     frame.rules = advanceRules(parent, key, array);
     stack.push(frame);
+    return frame;
   }
 
   /** Is an object pushed under `key` of `parent` a Kubernetes object in its own right? */
