@@ -1,5 +1,6 @@
 import type { Logger } from "pino";
 import { readRequestBody } from "../audit/body.ts";
+import { execRequest } from "../kube/exec-request.ts";
 import { requestHasBody } from "../kube/headers.ts";
 import type { Upstream } from "../kube/upstream.ts";
 import { currentObject, dryRunWrite, parseObject, type UpstreamAnswer } from "../policy/dry-run.ts";
@@ -47,6 +48,8 @@ export function decideStage(options: DecideOptions): Stage<Classified, Decided> 
       method: ctx.req.method ?? "GET",
       ...(namespaceLabels ? { namespaceLabels } : {}),
     };
+    const exec = execRequest(info, ctx.req.url ?? info.path);
+    if (exec) request.exec = exec;
     const needs = info.isResourceRequest
       ? engine.needsObject(request)
       : { object: false, oldObject: false };

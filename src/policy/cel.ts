@@ -5,7 +5,9 @@
  * namespace, resource, subResource, userInfo, dryRun), `namespaceObject`
  * (null for cluster-scoped requests or when the labels are unknown), plus
  * Portcullis's `identity` {subject, issuer, kind, username, groups} and
- * `request.verb` (the Kubernetes verb, since reads have no admission operation).
+ * `request.verb` (the Kubernetes verb, since reads have no admission operation)
+ * and `request.exec` ({command, container, stdin, tty} for pods/exec and
+ * pods/attach, null otherwise).
  *
  * Conditions are parsed and type-checked once, at load. Optional chaining
  * (`object.?spec.?replicas.orValue(1)`), `has()`, `exists`, `all`, `exists_one`,
@@ -155,6 +157,14 @@ function celVariables(input: PolicyInput): CelVariables {
         extra: { ...identity.extra },
       },
       dryRun: input.dryRun ?? false,
+      exec: input.exec
+        ? {
+            command: [...input.exec.command],
+            container: input.exec.container,
+            stdin: input.exec.stdin,
+            tty: input.exec.tty,
+          }
+        : null,
     },
     identity: {
       subject: identity.subject,

@@ -5,6 +5,7 @@
  */
 import type { AuditLevel } from "../audit/record.ts";
 import type { Identity } from "../identity/identity.ts";
+import type { ExecRequest } from "../kube/exec-request.ts";
 import type { RequestInfo } from "../kube/request-info.ts";
 import type { ApprovalSpec } from "./schema.ts";
 
@@ -16,6 +17,8 @@ export interface PolicyRequest {
   method: string;
   /** Labels of the call's namespace, when known. */
   namespaceLabels?: Record<string, string>;
+  /** For pods/exec and pods/attach: the command, container and streams asked for. */
+  exec?: ExecRequest;
 }
 
 export interface PolicyInput extends PolicyRequest {

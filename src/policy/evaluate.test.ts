@@ -334,3 +334,32 @@ rules:
     oldObject: false,
   });
 });
+
+test("conditions see what an exec asks for: the command, container and streams", () => {
+  const policy = policyFromSpec(`defaultAction: allow
+rules:
+  - id: team/no-shells
+    reason: no interactive shells
+    match: { resources: [pods/exec] }
+    condition: request.exec.command.size() > 0 && request.exec.command[0] in ['sh', 'bash', '/bin/sh']
+    action: deny
+  - id: team/no-tty-attach
+    reason: no attaching with a terminal
+    match: { resources: [pods/attach] }
+    condition: request.exec.tty && request.exec.container == 'app'
+    action: deny`);
+  const exec = (query: string) =>
+    decide(policy, "POST", `/api/v1/namespaces/a/pods/web/exec?${query}`).ruleId;
+  assert.equal(exec("command=sh&command=-c&command=id&stdin=true&tty=true"), "team/no-shells");
+  assert.equal(exec("command=%2Fbin%2Fsh"), "team/no-shells");
+  assert.equal(exec("command=ls&command=-l&stdout=true"), "team:default");
+  const attach = (query: string) =>
+    decide(policy, "POST", `/api/v1/namespaces/a/pods/web/attach?${query}`).ruleId;
+  assert.equal(attach("container=app&tty=true&stdin=1"), "team/no-tty-attach");
+  assert.equal(attach("container=app&tty=false"), "team:default");
+  // Elsewhere request.exec is null.
+  const other = policyFromSpec(`defaultAction: allow
+rules:
+  - { id: t/x, reason: r, match: { resources: [pods] }, condition: request.exec == null, action: deny }`);
+  assert.equal(decide(other, "GET", "/api/v1/namespaces/a/pods/web").ruleId, "t/x");
+});

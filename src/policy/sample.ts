@@ -2,7 +2,9 @@
  * Requests written by hand (policy file tests, `policy explain`) turned into
  * what the gateway would pass to evaluate: classified exactly as live traffic.
  */
+
 import type { Identity } from "../identity/identity.ts";
+import { execRequest } from "../kube/exec-request.ts";
 import { classifyRequest } from "../kube/request-info.ts";
 import type { TestIdentitySpec } from "./schema.ts";
 import type { PolicyInput } from "./types.ts";
@@ -43,5 +45,7 @@ export function sampleInput(request: SampleRequest): PolicyInput {
   if (request.namespaceLabels !== undefined) input.namespaceLabels = request.namespaceLabels;
   if (request.object !== undefined) input.object = request.object;
   if (request.oldObject !== undefined) input.oldObject = request.oldObject;
+  const exec = execRequest(input.requestInfo, request.path);
+  if (exec) input.exec = exec;
   return input;
 }

@@ -1,6 +1,7 @@
 /** The compiled policy and the shapes evaluation takes and gives. */
 import type { AuditLevel } from "../audit/record.ts";
 import type { Identity } from "../identity/identity.ts";
+import type { ExecRequest } from "../kube/exec-request.ts";
 import type { RequestInfo } from "../kube/request-info.ts";
 import type { CelProgram } from "./cel.ts";
 import type { PatternSet } from "./glob.ts";
@@ -22,6 +23,8 @@ export interface PolicyInput {
   oldObject?: unknown;
   /** The request asked for `dryRun=All`. */
   dryRun?: boolean;
+  /** For pods/exec and pods/attach: the command, container and streams asked for. */
+  exec?: ExecRequest;
 }
 
 export interface TraceEntry {
