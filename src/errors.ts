@@ -43,6 +43,17 @@ export class PortcullisError extends Error {
   }
 }
 
+/** A PortcullisError that also names why, for callers that act on the reason. */
+export class ReasonedError<R extends string> extends PortcullisError {
+  readonly reason: R;
+
+  constructor(name: string, code: ErrorCode, reason: R, message: string) {
+    super(code, message);
+    this.name = name;
+    this.reason = reason;
+  }
+}
+
 export interface ErrorClass {
   httpStatus: number;
   reason: StatusReason;

@@ -19,7 +19,7 @@
  * own channels, is in ./portforward-protocol.ts.
  */
 
-import { PortcullisError } from "../errors.ts";
+import { ReasonedError } from "../errors.ts";
 
 /** Newest first; see negotiate() for which one the apiserver picks. */
 export const remoteCommandProtocols = [
@@ -58,13 +58,9 @@ export type ProtocolErrorReason =
   | "bad_port";
 
 /** A frame or payload that breaks the protocol. Rendered as 400 BadRequest before the upgrade. */
-export class ProtocolError extends PortcullisError {
-  readonly reason: ProtocolErrorReason;
-
+export class ProtocolError extends ReasonedError<ProtocolErrorReason> {
   constructor(reason: ProtocolErrorReason, message: string) {
-    super("bad_request", message);
-    this.name = "ProtocolError";
-    this.reason = reason;
+    super("ProtocolError", "bad_request", reason, message);
   }
 }
 

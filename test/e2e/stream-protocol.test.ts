@@ -34,6 +34,7 @@ import {
   portChannels,
   spdyTunnelProtocol,
 } from "../../src/sessions/portforward-protocol.ts";
+import { runningPod } from "../support/kwok.ts";
 
 let cluster: ControlPlane;
 let kwok: Kwok;
@@ -53,21 +54,7 @@ before(async () => {
     exec: [{ namespaces: [ns], workDir }],
     portForwards: [{ namespaces: [ns], ports: [8080], target: { port: echoPort } }],
   });
-  const manifest = {
-    apiVersion: "v1",
-    kind: "Pod",
-    metadata: { name: pod, namespace: ns },
-    spec: { nodeName: kwok.nodeNames[0], containers: [{ name: "app", image: "app:1" }] },
-  };
-  const created = await cluster.kubectl(["apply", "-f", "-"], {
-    input: JSON.stringify(manifest),
-  });
-  assert.equal(created.code, 0, created.stderr);
-  const running = await cluster.kubectl([
-    ...["-n", ns, "wait", `pod/${pod}`],
-    ...["--for=jsonpath={.status.phase}=Running", "--timeout=20s"],
-  ]);
-  assert.equal(running.code, 0, running.stderr);
+  await runningPod(cluster, kwok, ns, pod);
 });
 
 after(async () => {
