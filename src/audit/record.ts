@@ -87,6 +87,8 @@ export interface CompletionRecord {
   durationMs: number;
   error?: { code: string; message: string };
   /** What masking changed: counts by detector and field path, never values. */
+  /** An exec or attach session's asciicast v2 recording (blob when large); its hash is in the chain. */
+  recording?: BodyRef;
   /**
    * The approval (its state and every decision: who, when, why) the call went
    * through or was refused by, or the grant that let it through.

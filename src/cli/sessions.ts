@@ -11,6 +11,9 @@ import {
   type SessionTimeline,
   sessionTimeline,
 } from "../audit/query.ts";
+import type { BodyRef } from "../audit/record.ts";
+import type { AuditStore } from "../audit/store/store.ts";
+import { playAsciicast } from "../sessions/recording/player.ts";
 import { target } from "./audit-query.ts";
 import {
   agentFromOptions,
@@ -107,6 +110,47 @@ async function show(id: string, options: CommonOptions & { output: "text" | "jso
   else process.stdout.write(renderTimeline(timeline));
 }
 
+/**
+ * The recordings to play for `id`: one call's (a request id), or every
+ * recorded call of a session (a session id), oldest first.
+ */
+async function recordingsOf(store: AuditStore, id: string): Promise<string[]> {
+  const requestIds = id.startsWith("s-")
+    ? (await store.search({ sessionId: id, kind: "request", limit: 10_000 })).map(
+        (row) => (JSON.parse(row.body) as { requestId: string }).requestId,
+      )
+    : [id];
+  const rows = [];
+  for (const requestId of requestIds) {
+    rows.push(...(await store.search({ requestId, kind: "completion" })));
+  }
+  const texts: string[] = [];
+  for (const row of rows) {
+    const ref = (JSON.parse(row.body) as { recording?: BodyRef }).recording;
+    if (ref === undefined) continue;
+    const text = ref.text ?? (await store.getBlob(ref.sha256))?.toString("utf8");
+    if (text === undefined)
+      throw new Error(`the recording of ${id} (blob ${ref.sha256}) is missing`);
+    texts.push(text);
+  }
+  return texts;
+}
+
+async function play(id: string, options: CommonOptions & { speed: string; idleLimit?: string }) {
+  const speed = Number(options.speed);
+  if (!(speed > 0)) throw new Error(`--speed ${options.speed}: a positive number`);
+  const texts = await withStore(options, (store) => recordingsOf(store, id));
+  if (texts.length === 0) throw new Error(`no recorded exec or attach session for ${id}`);
+  for (const text of texts) {
+    await playAsciicast(text, {
+      speed,
+      ...(options.idleLimit ? { maxIdleSeconds: Number(options.idleLimit) } : {}),
+      write: (s) => process.stdout.write(s),
+      isTTY: process.stdout.isTTY === true,
+    });
+  }
+}
+
 export function sessionsCommand(): Command {
   const sessions = new Command("sessions").description(
     "list sessions (one credential's calls with no long idle gap) and show one session's timeline",
@@ -153,5 +197,25 @@ Examples:
   $ portcullis sessions show s-1f2e3d4c5b6a7988 -o json`,
     )
     .action(show);
+  withConfigOptions(
+    sessions
+      .command("play <id>")
+      .description(
+        "play back recorded exec/attach sessions in the terminal: one call (request id) or all of a session's (s-…)",
+      )
+      .addOption(new Option("--speed <factor>", "playback speed (2 = twice as fast)").default("1"))
+      .addOption(new Option("--idle-limit <seconds>", "cap pauses at this many seconds")),
+  )
+    .addHelpText(
+      "after",
+      `
+Examples:
+  $ portcullis sessions play s-1f2e3d4c5b6a7988
+  $ portcullis sessions play 0f0a3c1e-6b6a-4c47-9a55-4f3b7d7a1d2e --speed 4 --idle-limit 1
+
+The recording holds what the client saw (masked output included); its
+SHA-256 is in the call's completion record, under the log's integrity.`,
+    )
+    .action(play);
   return sessions;
 }

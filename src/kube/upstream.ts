@@ -81,6 +81,33 @@ export class Upstream {
     });
   }
 
+  /**
+   * What a WebSocket client needs to open `path` upstream as the gateway:
+   * the wss URL, the gateway's credential added to `headers`, and the TLS
+   * material (verification stays on).
+   */
+  socketTarget(
+    path: string,
+    headers: Record<string, string | string[]>,
+  ): {
+    url: string;
+    headers: Record<string, string | string[]>;
+    ca?: string;
+    cert?: string;
+    key?: string;
+  } {
+    const url = new URL(path, this.url);
+    url.protocol = this.url.protocol === "https:" ? "wss:" : "ws:";
+    const authorization = this.#authorization();
+    return {
+      url: url.toString(),
+      headers: { ...headers, ...(authorization ? { authorization } : {}) },
+      ...(this.#target.caPem ? { ca: this.#target.caPem } : {}),
+      ...(this.#target.clientCertPem ? { cert: this.#target.clientCertPem } : {}),
+      ...(this.#target.clientKeyPem ? { key: this.#target.clientKeyPem } : {}),
+    };
+  }
+
   /** A GET as the gateway itself, body collected (small responses only). */
   get(path: string, timeoutMs = 2000): Promise<{ status: number; body: string }> {
     return new Promise((resolve, reject) => {

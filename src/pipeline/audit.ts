@@ -176,6 +176,17 @@ export function auditStage(options: AuditStageOptions): Stage<Decided, Recorded>
       const masked = ctx.outcome.masked?.entries();
       if (masked && masked.length > 0) record.masked = masked;
       const completionBlobs: Blob[] = [];
+      const recording = ctx.outcome.recording;
+      if (recording !== undefined) {
+        const { ref, blob } = bodyRef(
+          recording,
+          recording.length,
+          "application/x-asciicast",
+          options.maxInlineBytes,
+        );
+        record.recording = ref;
+        if (blob) completionBlobs.push(blob);
+      }
       if (capture && capture.size > 0) {
         const contentType = String(
           ctx.transport.kind === "http" ? (ctx.transport.res.getHeader("content-type") ?? "") : "",

@@ -23,6 +23,7 @@ import {
 } from "../masking/response.ts";
 import type { Classified, Masked, ResponseMasking, Terminal } from "../server/context.ts";
 import { serializeResponseHead } from "../server/raw-response.ts";
+import { isInspectableSession, relaySession } from "./session.ts";
 
 /** Largest non-101 answer to an upgrade request that is relayed (a Status, in practice). */
 const maxUpgradeRefusalBytes = 1 << 20;
@@ -98,6 +99,9 @@ function unreachable(err: unknown): PortcullisError {
 export function forwardStage(upstream: Upstream): Terminal<Masked> {
   return async function forward(ctx) {
     if (ctx.transport.kind === "upgrade") {
+      if (isInspectableSession(ctx)) {
+        return relaySession(ctx, upstream, ctx.transport.socket, ctx.transport.head);
+      }
       return relayUpgrade(ctx, upstream, ctx.transport.socket, ctx.transport.head);
     }
     const res = ctx.transport.res;

@@ -9,11 +9,17 @@ const stage = maskStage(buildProfiles({}));
 
 function context(
   profile: string | undefined,
-  options: { accept?: string; upgrade?: boolean } = {},
+  options: { accept?: string; upgrade?: string; subresource?: string } = {},
 ) {
   return {
-    req: { headers: options.accept === undefined ? {} : { accept: options.accept } },
-    transport: options.upgrade ? { kind: "upgrade" } : { kind: "http" },
+    req: {
+      headers: {
+        ...(options.accept === undefined ? {} : { accept: options.accept }),
+        ...(options.upgrade === undefined ? {} : { upgrade: options.upgrade }),
+      },
+    },
+    requestInfo: { resource: "pods", subresource: options.subresource ?? "" },
+    transport: options.upgrade === undefined ? { kind: "http" } : { kind: "upgrade" },
     decision: { action: "allow", ruleId: "r/1", message: "m", trace: [], maskingProfile: profile },
     outcome: { status: 0, bytesOut: 0, verb: "get", resource: "configmaps", user: "u" },
   } as unknown as Recorded;
@@ -63,9 +69,21 @@ describe("mask stage", () => {
       stage(context("default", { accept: "application/vnd.kubernetes.protobuf" }), async () => {}),
       refusedWith("not_acceptable", /application\/json/),
     );
-    await assert.rejects(
-      stage(context("default", { upgrade: true }), async () => {}),
-      refusedWith("forbidden", /interactive streams .* cannot be masked/),
-    );
+    for (const [subresource, upgrade] of [
+      ["portforward", "websocket"],
+      ["exec", "SPDY/3.1"],
+    ] as const) {
+      await assert.rejects(
+        stage(context("default", { upgrade, subresource }), async () => {}),
+        refusedWith("forbidden", /this stream cannot be masked/),
+      );
+    }
+  });
+
+  test("exec and attach over WebSocket pass, to be masked frame by frame", async () => {
+    for (const subresource of ["exec", "attach"]) {
+      const masked = await passed(context("default", { upgrade: "websocket", subresource }));
+      assert.equal(masked.masking?.profile.name, "default");
+    }
   });
 });

@@ -3,6 +3,7 @@ import { negotiate } from "../masking/negotiate.ts";
 import { type ProfileSet, UnknownProfileError } from "../masking/profiles.ts";
 import { MaskTally } from "../masking/tally.ts";
 import type { Masked, Recorded, Stage } from "../server/context.ts";
+import { isInspectableSession } from "./session.ts";
 
 /**
  * mask: turns the decision's masking profile into what forwarding needs:
@@ -28,10 +29,19 @@ export function maskStage(profiles: ProfileSet): Stage<Recorded, Masked> {
     }
     if (profile === undefined) return next({ ...ctx, masking: undefined });
     if (ctx.transport.kind === "upgrade") {
-      throw new PortcullisError(
-        "forbidden",
-        `portcullis: rule ${ctx.decision.ruleId}: this call may only be answered through the "${name}" masking profile, and interactive streams (exec, attach, port-forward) cannot be masked in this version; the call is refused rather than streamed in clear`,
-      );
+      if (!isInspectableSession(ctx)) {
+        throw new PortcullisError(
+          "forbidden",
+          `portcullis: rule ${ctx.decision.ruleId}: this call may only be answered through the "${name}" masking profile, and this stream cannot be masked (port-forward, or an SPDY upgrade: use kubectl 1.30 or later for exec and attach); the call is refused rather than streamed in clear`,
+        );
+      }
+      // exec and attach over WebSocket: stdout and stderr are masked frame by frame.
+      const tally = new MaskTally();
+      ctx.outcome.masked = tally;
+      return next({
+        ...ctx,
+        masking: { profile, tally, upstreamAccept: "", answer: "json" },
+      });
     }
     const negotiated = negotiate(ctx.req.headers.accept);
     if ("refuse" in negotiated) {

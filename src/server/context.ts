@@ -23,6 +23,8 @@ export interface Outcome {
   user: string;
   /** What masking replaced in the response, for the completion record. */
   masked?: MaskTally;
+  /** An interactive session's asciicast v2 recording (what the client saw). */
+  recording?: Buffer;
   /** The grant or approval an approve-rule call went through or was refused by. */
   admission?: Admission;
 }

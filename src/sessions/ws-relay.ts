@@ -71,6 +71,8 @@ export interface ExecSession {
   /** Ends both sides, telling the client why on stderr and the error channel. */
   kill(reason: string): void;
   closed: Promise<RelayCloseInfo>;
+  /** Sends a frame of the gateway's own to the client (output a hook held back). */
+  sendToClient(channel: number, payload: Buffer | string): void;
 }
 
 /** The client now has either an open session or the upstream's HTTP refusal. */
@@ -315,7 +317,12 @@ function joinSockets(
     end("gateway", normalClosure, "");
   }
 
-  return { protocol, kill, closed };
+  function sendToClient(channel: number, payload: Buffer | string): void {
+    if (first || client.readyState !== WebSocket.OPEN) return;
+    client.send(encodeFrame(protocol, channel, payload));
+  }
+
+  return { protocol, kill, closed, sendToClient };
 }
 
 /** Closes with `code` where the protocol allows sending it; 1005 and 1006 cannot be sent. */

@@ -1,0 +1,149 @@
+/**
+ * Interactive sessions (exec and attach over WebSocket): the gateway ends
+ * the stream on both sides (src/sessions/ws-relay.ts) and sees every frame.
+ * It records stdin, stdout, stderr and resizes as an asciicast v2 recording,
+ * which goes into the call's completion record (so the log's hash chain
+ * covers it), and masks stdout and stderr with the call's masking profile,
+ * line by line; the recording holds what the client saw.
+ *
+ * Masking is line-buffered; output that does not end a line (a shell
+ * prompt) is flushed after FLUSH_MS without more output, and before the
+ * session's status, so nothing is held back.
+ */
+import type { Duplex } from "node:stream";
+import { PortcullisError } from "../errors.ts";
+import { forwardableRequestHeaders } from "../kube/headers.ts";
+import { impersonationHeaders } from "../kube/impersonation.ts";
+import type { Upstream } from "../kube/upstream.ts";
+import { TextMasker } from "../masking/text-stream.ts";
+import type { Masked } from "../server/context.ts";
+import { parseResize } from "../sessions/channel-payloads.ts";
+import { Channel } from "../sessions/channel-protocol.ts";
+import { AsciicastRecorder } from "../sessions/recording/asciicast.ts";
+import { type ExecSession, relayExecStream, StreamRefusal } from "../sessions/ws-relay.ts";
+
+const FLUSH_MS = 25;
+
+/** Is this upgrade an exec or attach over WebSocket (what the gateway can inspect)? */
+export function isInspectableSession(ctx: Pick<Masked, "requestInfo" | "req">): boolean {
+  const info = ctx.requestInfo;
+  const upgrade = String(ctx.req.headers.upgrade ?? "").toLowerCase();
+  return (
+    info.resource === "pods" &&
+    (info.subresource === "exec" || info.subresource === "attach") &&
+    upgrade === "websocket"
+  );
+}
+
+export async function relaySession(
+  ctx: Masked,
+  upstream: Upstream,
+  socket: Duplex,
+  head: Buffer,
+): Promise<void> {
+  const headers: Record<string, string | string[]> = {};
+  for (const [name, value] of Object.entries({
+    ...forwardableRequestHeaders(ctx.req.headers),
+    ...impersonationHeaders(ctx.identity),
+    "audit-id": ctx.id,
+    "x-forwarded-for": ctx.remoteAddress,
+  })) {
+    if (value === undefined || name.startsWith("sec-websocket")) continue;
+    headers[name] = Array.isArray(value) ? value.map(String) : String(value);
+  }
+  const recorder = new AsciicastRecorder({
+    width: 80,
+    height: 24,
+    startedAt: Date.now(),
+    command: ctx.req.url ?? "",
+  });
+  const masking = ctx.masking;
+  const maskers = masking
+    ? new Map(
+        [Channel.stdout, Channel.stderr].map((channel) => [
+          channel,
+          new TextMasker(masking.profile.engine, {
+            onFinding: (detector) =>
+              masking.tally.add(
+                detector,
+                channel === Channel.stdout ? "exec.stdout" : "exec.stderr",
+              ),
+          }),
+        ]),
+      )
+    : undefined;
+  let session: ExecSession | undefined;
+  let flushTimer: NodeJS.Timeout | undefined;
+  const output = (channel: number, data: Buffer) => {
+    recorder.output(data, Date.now(), channel === Channel.stderr ? "stderr" : "stdout");
+    ctx.outcome.bytesOut += data.length;
+  };
+  /** Sends what the maskers hold (partial lines) as frames of their own. */
+  const flush = () => {
+    flushTimer = undefined;
+    for (const [channel, masker] of maskers ?? []) {
+      const held = Buffer.concat(masker.end());
+      if (held.length === 0) continue;
+      output(channel, held);
+      session?.sendToClient(channel, held);
+    }
+  };
+
+  let opened: Awaited<ReturnType<typeof relayExecStream>>;
+  try {
+    opened = await relayExecStream({
+      req: ctx.req,
+      socket,
+      head,
+      upstream: upstream.socketTarget(ctx.req.url ?? "/", headers),
+      hooks: {
+        onClientFrame(channel, payload) {
+          if (channel === Channel.stdin) recorder.input(payload, Date.now());
+          if (channel === Channel.resize) {
+            for (const size of safeResize(payload)) {
+              recorder.resize(size.width, size.height, Date.now());
+            }
+          }
+          return payload;
+        },
+        onServerFrame(channel, payload) {
+          if (channel !== Channel.stdout && channel !== Channel.stderr) {
+            // The status (error channel) ends the session: held output first.
+            if (flushTimer) clearTimeout(flushTimer);
+            flush();
+            return payload;
+          }
+          const masker = maskers?.get(channel);
+          const shown = masker ? Buffer.concat(masker.push(payload)) : payload;
+          if (masker) {
+            if (flushTimer) clearTimeout(flushTimer);
+            flushTimer = setTimeout(flush, FLUSH_MS);
+          }
+          if (shown.length === 0) return null;
+          output(channel, shown);
+          return shown;
+        },
+      },
+    });
+  } catch (err) {
+    if (err instanceof StreamRefusal) throw new PortcullisError("bad_request", err.message);
+    throw err;
+  }
+  if (opened.kind === "refused") {
+    ctx.outcome.status = opened.statusCode;
+    return;
+  }
+  session = opened.session;
+  ctx.outcome.status = 101;
+  await session.closed;
+  if (flushTimer) clearTimeout(flushTimer);
+  ctx.outcome.recording = Buffer.from(recorder.drain() + recorder.end(), "utf8");
+}
+
+function safeResize(payload: Buffer): Array<{ width: number; height: number }> {
+  try {
+    return parseResize(payload).filter((s) => s.width > 0 && s.height > 0);
+  } catch {
+    return [];
+  }
+}

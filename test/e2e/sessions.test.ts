@@ -1,0 +1,153 @@
+/**
+ * exec through the gateway, terminated on both sides: kubectl works as
+ * against the API server, stdout is masked like any answer to an agent, and
+ * the session's asciicast recording, holding what the client saw, is in the
+ * call's completion record.
+ */
+import assert from "node:assert/strict";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { after, before, describe, test } from "node:test";
+import type { BodyRef } from "../../src/audit/record.ts";
+import { type Kwok, startKwok } from "../../src/cluster/kwok.ts";
+import { type ControlPlane, startControlPlane } from "../../src/cluster/launcher.ts";
+import { parseAsciicast } from "../../src/sessions/recording/parse.ts";
+import { startTestGateway, type TestGateway } from "../support/gateway.ts";
+import { runKubectl } from "../support/kubectl.ts";
+import { runningPod } from "../support/kwok.ts";
+import { runProcess } from "../support/process.ts";
+
+const cli = resolve(import.meta.dirname, "../../bin/portcullis");
+const { PORTCULLIS_CONFIG: _config, ...env } = process.env;
+
+const CARD = "4111 1111 1111 1111";
+
+let cluster: ControlPlane;
+let kwok: Kwok;
+let gw: TestGateway;
+let ns: string;
+let workDir: string;
+let kubeconfig: string;
+
+const exec = (args: string[], input?: string) =>
+  runKubectl(cluster.binaries.kubectl, kubeconfig, ["exec", "-n", ns, "shell", ...args], {
+    ...(input === undefined ? {} : { input }),
+    timeoutMs: 30_000,
+  });
+
+before(async () => {
+  cluster = await startControlPlane({ controllerManager: false });
+  ns = await cluster.createNamespace("sessions");
+  workDir = await mkdtemp(join(tmpdir(), "portcullis-sessions-"));
+  kwok = await startKwok(cluster, {
+    exec: [{ namespaces: [ns], workDir, env: { PAYMENT_CARD: CARD, REGION: "eu-west-1" } }],
+  });
+  await runningPod(cluster, kwok, ns, "shell");
+  const policyFile = join(workDir, "policy.yaml");
+  await writeFile(
+    policyFile,
+    [
+      "apiVersion: portcullis.dev/v1",
+      "kind: Policy",
+      "metadata: { name: team }",
+      "spec:",
+      "  defaultAction: allow",
+      "  agents:",
+      "    - name: operator",
+      "      allow:",
+      "        - { verbs: [get, create], resources: [pods, pods/exec] }",
+      "",
+    ].join("\n"),
+  );
+  gw = await startTestGateway(cluster, { policy: { files: [policyFile] } });
+  const agent = await gw.agent("operator");
+  kubeconfig = agent.kubeconfig;
+  const bind = await cluster.kubectl([
+    "create",
+    "clusterrolebinding",
+    "operator-admin",
+    "--clusterrole=cluster-admin",
+    `--user=${agent.username}`,
+  ]);
+  assert.equal(bind.code, 0, bind.stderr);
+});
+
+after(async () => {
+  await gw?.close();
+  await kwok?.stop();
+  await cluster?.stop();
+  if (workDir) await rm(workDir, { recursive: true, force: true });
+});
+
+/** The completion records of exec calls, newest last, with their recordings. */
+async function recordings(): Promise<
+  Array<{ requestId: string; status: number; recording?: BodyRef }>
+> {
+  const rows = await gw.audit.store.search({ kind: "completion", limit: 5000 });
+  return rows
+    .map((r) => JSON.parse(r.body) as { requestId: string; status: number; recording?: BodyRef })
+    .filter((r) => r.recording !== undefined);
+}
+
+describe("exec through the gateway", () => {
+  test("kubectl exec runs the command and prints its output", async () => {
+    const hi = await exec(["--", "echo", "hi"]);
+    assert.equal(hi.code, 0, hi.stderr);
+    assert.equal(hi.stdout, "hi\n");
+  });
+
+  test("stdin reaches the command and its echo comes back", async () => {
+    const cat = await exec(["-i", "--", "cat"], "hello through the gateway\n");
+    assert.equal(cat.code, 0, cat.stderr);
+    assert.equal(cat.stdout, "hello through the gateway\n");
+  });
+
+  test("`env` with a card number in it comes back masked; the rest unchanged", async () => {
+    const env = await exec(["--", "env"]);
+    assert.equal(env.code, 0, env.stderr);
+    assert.ok(!env.stdout.includes(CARD), env.stdout);
+    assert.match(env.stdout, /PAYMENT_CARD=\*\*\*\* \*\*\*\* \*\*\*\* 1111/);
+    assert.match(env.stdout, /REGION=eu-west-1/);
+  });
+
+  test("a command's exit code reaches kubectl", async () => {
+    const failed = await exec(["--", "sh", "-c", "echo partial; exit 3"]);
+    assert.equal(failed.code, 3, failed.stderr);
+    assert.equal(failed.stdout, "partial\n");
+  });
+
+  test("each session's recording is in its completion record: what the client saw, verifiable", async () => {
+    const recorded = await recordings();
+    assert.ok(recorded.length >= 4, `recordings: ${recorded.length}`);
+    const texts = recorded.map((r) => r.recording?.text ?? "");
+    for (const [i, text] of texts.entries()) {
+      const parsed = parseAsciicast(text);
+      assert.equal(parsed.sha256, recorded[i]?.recording?.sha256);
+      assert.equal(parsed.header.version, 2);
+    }
+    const all = texts.join("\n");
+    assert.ok(!all.includes(CARD), "the recording holds the masked output");
+    const withInput = texts
+      .map((t) => parseAsciicast(t))
+      .find((r) => r.events.some((e) => e.code === "i"));
+    assert.ok(withInput, `typed input is recorded:\n${texts.join("\n---\n")}`);
+    assert.ok(
+      withInput.events.some(
+        (e) => e.code === "o" && String(e.data).includes("hello through the gateway"),
+      ),
+    );
+  });
+
+  test("sessions play reproduces what the client saw", async () => {
+    const [first] = await recordings();
+    assert.ok(first);
+    const played = await runProcess(
+      cli,
+      ["sessions", "play", first.requestId, "--speed", "1000", "--data-dir", gw.dataDir],
+      { env },
+    );
+    assert.equal(played.code, 0, played.stderr);
+    assert.equal(played.stdout, "hi\n");
+  });
+});
