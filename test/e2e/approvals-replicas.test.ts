@@ -14,7 +14,7 @@ import type { ApprovalStore } from "../../src/approvals/store/store.ts";
 import type { ApprovalRequest } from "../../src/approvals/types.ts";
 import { type ControlPlane, startControlPlane } from "../../src/cluster/launcher.ts";
 import { configSchema } from "../../src/config/schema.ts";
-import { startTestGateway, type TestGateway } from "../support/gateway.ts";
+import { bindRole, startTestGateway, type TestGateway } from "../support/gateway.ts";
 import { KubectlStream } from "../support/kubectl.ts";
 import { startPostgres, type TestPostgres } from "../support/postgres.ts";
 import { runProcess } from "../support/process.ts";
@@ -60,16 +60,7 @@ async function deployment(name: string): Promise<void> {
   assert.equal(r.code, 0, r.stderr);
 }
 
-async function admin(username: string): Promise<void> {
-  const r = await cluster.kubectl([
-    "create",
-    "clusterrolebinding",
-    `${username.replaceAll(":", "-")}-admin`,
-    "--clusterrole=cluster-admin",
-    `--user=${username}`,
-  ]);
-  assert.equal(r.code, 0, r.stderr);
-}
+const admin = (username: string) => bindRole(cluster, username, "cluster-admin");
 
 before(async () => {
   pg = await startPostgres();

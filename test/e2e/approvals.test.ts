@@ -15,7 +15,7 @@ import { after, before, describe, test } from "node:test";
 import { replayGuard, verifyWebhook } from "../../src/approvals/notify/webhook.ts";
 import type { ApprovalRequest } from "../../src/approvals/types.ts";
 import { type ControlPlane, startControlPlane } from "../../src/cluster/launcher.ts";
-import { startTestGateway, type TestGateway } from "../support/gateway.ts";
+import { bindRole, startTestGateway, type TestGateway } from "../support/gateway.ts";
 import { KubectlStream, runKubectl } from "../support/kubectl.ts";
 import { type ProcessRun, runProcess } from "../support/process.ts";
 
@@ -127,16 +127,7 @@ before(async () => {
   alice = await gw.agent("alice", { groups: ["portcullis:approvers"] });
   bob = await gw.agent("bob", { groups: ["portcullis:approvers"] });
   opsBot = await gw.agent("ops-bot", { groups: ["portcullis:approvers"] });
-  for (const agent of [deployer, opsBot]) {
-    const bind = await cluster.kubectl([
-      "create",
-      "clusterrolebinding",
-      `${agent.username.replaceAll(":", "-")}-admin`,
-      "--clusterrole=cluster-admin",
-      `--user=${agent.username}`,
-    ]);
-    assert.equal(bind.code, 0, bind.stderr);
-  }
+  for (const agent of [deployer, opsBot]) await bindRole(cluster, agent.username, "cluster-admin");
 });
 
 after(async () => {

@@ -16,7 +16,7 @@ import { appendCriLog } from "../../src/cluster/cri-log.ts";
 import { type Kwok, startKwok } from "../../src/cluster/kwok.ts";
 import { type ControlPlane, startControlPlane } from "../../src/cluster/launcher.ts";
 import { decodeWithKubernetes } from "../support/cborcheck.ts";
-import { startTestGateway, type TestGateway } from "../support/gateway.ts";
+import { bindRole, startTestGateway, type TestGateway } from "../support/gateway.ts";
 import { rawRequest } from "../support/https.ts";
 import { KubectlStream, runKubectl } from "../support/kubectl.ts";
 
@@ -106,14 +106,7 @@ before(async () => {
   );
   kwok = await startKwok(cluster, { logs: [{ namespaces: [ns], file: logFile }] });
   agent = await gw.agent("masking-agent", { namespace: ns });
-  const bind = await cluster.kubectl([
-    "create",
-    "clusterrolebinding",
-    "masking-agent-admin",
-    "--clusterrole=cluster-admin",
-    `--user=${agent.username}`,
-  ]);
-  assert.equal(bind.code, 0, bind.stderr);
+  await bindRole(cluster, agent.username, "cluster-admin");
   const objects = [
     {
       apiVersion: "v1",

@@ -13,7 +13,7 @@ import type { BodyRef } from "../../src/audit/record.ts";
 import { type Kwok, startKwok } from "../../src/cluster/kwok.ts";
 import { type ControlPlane, startControlPlane } from "../../src/cluster/launcher.ts";
 import { parseAsciicast } from "../../src/sessions/recording/parse.ts";
-import { startTestGateway, type TestGateway } from "../support/gateway.ts";
+import { bindRole, startTestGateway, type TestGateway } from "../support/gateway.ts";
 import { runKubectl } from "../support/kubectl.ts";
 import { runningPod } from "../support/kwok.ts";
 import { runProcess } from "../support/process.ts";
@@ -63,14 +63,7 @@ before(async () => {
   gw = await startTestGateway(cluster, { policy: { files: [policyFile] } });
   const agent = await gw.agent("operator");
   kubeconfig = agent.kubeconfig;
-  const bind = await cluster.kubectl([
-    "create",
-    "clusterrolebinding",
-    "operator-admin",
-    "--clusterrole=cluster-admin",
-    `--user=${agent.username}`,
-  ]);
-  assert.equal(bind.code, 0, bind.stderr);
+  await bindRole(cluster, agent.username, "cluster-admin");
 });
 
 after(async () => {
