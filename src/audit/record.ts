@@ -87,6 +87,8 @@ export interface CompletionRecord {
   durationMs: number;
   error?: { code: string; message: string };
   /** What masking changed: counts by detector and field path, never values. */
+  /** Why the gateway ended the session: a typed line a rule refused, with the rule. */
+  sessionEnded?: string;
   /** An exec or attach session's asciicast v2 recording (blob when large); its hash is in the chain. */
   recording?: BodyRef;
   /**

@@ -15,6 +15,8 @@ export interface ExecRequest {
   stdout: boolean;
   stderr: boolean;
   tty: boolean;
+  /** Set when judging a line typed into the session rather than the call itself. */
+  typed?: { line: string; uncertain: boolean };
 }
 
 /** Go's strconv.ParseBool, which the API server's query decoding uses. */

@@ -176,6 +176,7 @@ export function auditStage(options: AuditStageOptions): Stage<Decided, Recorded>
       const masked = ctx.outcome.masked?.entries();
       if (masked && masked.length > 0) record.masked = masked;
       const completionBlobs: Blob[] = [];
+      if (ctx.outcome.sessionEnded) record.sessionEnded = ctx.outcome.sessionEnded;
       const recording = ctx.outcome.recording;
       if (recording !== undefined) {
         const { ref, blob } = bodyRef(

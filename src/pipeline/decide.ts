@@ -7,6 +7,7 @@ import { currentObject, dryRunWrite, parseObject, type UpstreamAnswer } from "..
 import type { PolicyDecision, PolicyEngine, PolicyRequest } from "../policy/engine.ts";
 import type { NamespaceLabels } from "../policy/namespace-labels.ts";
 import type { Classified, Decided, Stage } from "../server/context.ts";
+import type { TypedLine } from "../sessions/stdin-lines.ts";
 
 export interface DecideOptions {
   /** The policy in force now (it hot-reloads). */
@@ -108,6 +109,32 @@ export function decideStage(options: DecideOptions): Stage<Classified, Decided> 
         );
       }
     }
-    await next({ ...ctx, decision, requestBody, dryRun, refusal, namespaceLabels });
+    const judgeTypedLine =
+      exec?.stdin === true
+        ? (line: TypedLine) => {
+            try {
+              return engine.decide({
+                ...request,
+                exec: {
+                  ...exec,
+                  typed: { line: line.text, uncertain: line.uncertain || line.truncated },
+                },
+              });
+            } catch (err) {
+              return failClosed(
+                `portcullis: the typed line could not be judged: ${(err as Error).message}`,
+              );
+            }
+          }
+        : undefined;
+    await next({
+      ...ctx,
+      decision,
+      requestBody,
+      dryRun,
+      refusal,
+      namespaceLabels,
+      ...(judgeTypedLine ? { judgeTypedLine } : {}),
+    });
   };
 }

@@ -20,6 +20,7 @@ import type { Masked } from "../server/context.ts";
 import { parseResize } from "../sessions/channel-payloads.ts";
 import { Channel } from "../sessions/channel-protocol.ts";
 import { AsciicastRecorder } from "../sessions/recording/asciicast.ts";
+import { StdinLineTracker } from "../sessions/stdin-lines.ts";
 import { type ExecSession, relayExecStream, StreamRefusal } from "../sessions/ws-relay.ts";
 
 const FLUSH_MS = 25;
@@ -73,6 +74,22 @@ export async function relaySession(
       )
     : undefined;
   let session: ExecSession | undefined;
+  const judge = ctx.judgeTypedLine;
+  const typed = judge ? new StdinLineTracker() : undefined;
+  /** A refusal of a typed line: the line is not delivered and the session ends. */
+  const refuseLine = (stdin: Buffer): string | undefined => {
+    if (!typed || !judge) return undefined;
+    for (const line of typed.push(stdin)) {
+      const decision = judge(line);
+      if (decision.action === "allow") continue;
+      const why =
+        decision.action === "approve"
+          ? `${decision.message} (a typed line cannot wait for approval)`
+          : decision.message;
+      return `portcullis: rule ${decision.ruleId}: ${why}; the session is ended (typed: ${JSON.stringify(line.text)})`;
+    }
+    return undefined;
+  };
   let flushTimer: NodeJS.Timeout | undefined;
   const output = (channel: number, data: Buffer) => {
     recorder.output(data, Date.now(), channel === Channel.stderr ? "stderr" : "stdout");
@@ -98,7 +115,17 @@ export async function relaySession(
       upstream: upstream.socketTarget(ctx.req.url ?? "/", headers),
       hooks: {
         onClientFrame(channel, payload) {
-          if (channel === Channel.stdin) recorder.input(payload, Date.now());
+          if (channel === Channel.stdin) {
+            recorder.input(payload, Date.now());
+            const refusal = refuseLine(payload);
+            if (refusal !== undefined) {
+              recorder.marker(refusal, Date.now());
+              ctx.outcome.sessionEnded = refusal;
+              // Deferred: the relay is still handling this frame.
+              queueMicrotask(() => session?.kill(refusal));
+              return null;
+            }
+          }
           if (channel === Channel.resize) {
             for (const size of safeResize(payload)) {
               recorder.resize(size.width, size.height, Date.now());

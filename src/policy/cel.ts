@@ -6,8 +6,10 @@
  * (null for cluster-scoped requests or when the labels are unknown), plus
  * Portcullis's `identity` {subject, issuer, kind, username, groups} and
  * `request.verb` (the Kubernetes verb, since reads have no admission operation)
- * and `request.exec` ({command, container, stdin, tty} for pods/exec and
- * pods/attach, null otherwise).
+ * and `request.exec` ({command, container, stdin, tty, typed, line, uncertain}
+ * for pods/exec and pods/attach, null otherwise; `typed` is true when a line
+ * typed into the session is judged, `line` its text, `uncertain` when history
+ * recall or completion may make the shell run something else).
  *
  * Conditions are parsed and type-checked once, at load. Optional chaining
  * (`object.?spec.?replicas.orValue(1)`), `has()`, `exists`, `all`, `exists_one`,
@@ -163,6 +165,9 @@ function celVariables(input: PolicyInput): CelVariables {
             container: input.exec.container,
             stdin: input.exec.stdin,
             tty: input.exec.tty,
+            typed: input.exec.typed !== undefined,
+            line: input.exec.typed?.line ?? "",
+            uncertain: input.exec.typed?.uncertain ?? false,
           }
         : null,
     },

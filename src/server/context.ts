@@ -8,6 +8,7 @@ import type { MaskingProfile } from "../masking/profiles.ts";
 import type { MaskTally } from "../masking/tally.ts";
 import type { UpstreamAnswer } from "../policy/dry-run.ts";
 import type { PolicyDecision } from "../policy/engine.ts";
+import type { TypedLine } from "../sessions/stdin-lines.ts";
 
 /** How the answer goes back: a normal response, or a socket after `Upgrade:`. */
 export type Transport =
@@ -23,6 +24,8 @@ export interface Outcome {
   user: string;
   /** What masking replaced in the response, for the completion record. */
   masked?: MaskTally;
+  /** Why the gateway ended an interactive session (a typed line a rule refused). */
+  sessionEnded?: string;
   /** An interactive session's asciicast v2 recording (what the client saw). */
   recording?: Buffer;
   /** The grant or approval an approve-rule call went through or was refused by. */
@@ -63,6 +66,8 @@ export interface Decided extends Classified {
   readonly refusal: UpstreamAnswer | undefined;
   /** Labels of the call's namespace as the decision saw them. */
   readonly namespaceLabels: Record<string, string> | undefined;
+  /** For exec and attach with stdin: judges each line typed into the session. */
+  readonly judgeTypedLine?: (line: TypedLine) => PolicyDecision;
 }
 
 /** After audit.begin: the call is on record; what forwarding needs from that. */

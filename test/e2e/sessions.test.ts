@@ -5,7 +5,7 @@
  * call's completion record.
  */
 import assert from "node:assert/strict";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { after, before, describe, test } from "node:test";
@@ -57,6 +57,12 @@ before(async () => {
       "    - name: operator",
       "      allow:",
       "        - { verbs: [get, create], resources: [pods, pods/exec] }",
+      "  rules:",
+      "    - id: team/no-rm-rf",
+      "      reason: nobody types rm -rf into a session",
+      "      match: { resources: [pods/exec] }",
+      "      condition: request.exec.typed && request.exec.line.contains('rm -rf')",
+      "      action: deny",
       "",
     ].join("\n"),
   );
@@ -142,5 +148,23 @@ describe("exec through the gateway", () => {
     );
     assert.equal(played.code, 0, played.stderr);
     assert.equal(played.stdout, "hi\n");
+  });
+
+  test("a typed line a rule refuses is not delivered and ends the session, on record", async () => {
+    const marker = join(workDir, "must-survive");
+    await writeFile(marker, "x");
+    const shell = await exec(["-i", "--", "sh"], `echo before\nrm -rf ${marker}\necho after\n`);
+    assert.notEqual(shell.code, 0);
+    assert.match(
+      shell.stderr,
+      /portcullis: rule team\/no-rm-rf: nobody types rm -rf into a session; the session is ended/,
+    );
+    assert.ok(!shell.stdout.includes("after"), shell.stdout);
+    assert.equal(await readFile(marker, "utf8"), "x", "the refused command never ran");
+    const rows = await gw.audit.store.search({ kind: "completion", limit: 5000 });
+    const ended = rows
+      .map((r) => JSON.parse(r.body) as { sessionEnded?: string })
+      .find((r) => r.sessionEnded !== undefined);
+    assert.match(ended?.sessionEnded ?? "", /team\/no-rm-rf/);
   });
 });
