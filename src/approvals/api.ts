@@ -17,6 +17,8 @@
  * GET  /portcullis/v1/grants[?active=true]          POST /portcullis/v1/grants {…}
  * POST /portcullis/v1/grants/{id}/revoke {reason}
  * GET  /portcullis/v1/notifications                 recent deliveries per target
+ * GET  /portcullis/v1/sessions                      open streams and watches
+ * POST /portcullis/v1/sessions/kill {reason, requestId | username}   the kill switch
  *
  * Errors are Kubernetes Status objects, like every other refusal.
  */
@@ -27,6 +29,7 @@ import { PortcullisError } from "../errors.ts";
 import type { Authenticator } from "../identity/authenticate.ts";
 import type { Identity } from "../identity/identity.ts";
 import { toStatus } from "../kube/status.ts";
+import type { LiveCalls } from "../sessions/live.ts";
 import type { TargetDeliveries } from "./notify/deliver.ts";
 import type { ApprovalStore } from "./store/store.ts";
 import { isApprovalStoreError } from "./store/store.ts";
@@ -43,6 +46,8 @@ export interface ApprovalsApiOptions {
   onGrant?: (event: "grant.created" | "grant.revoked", grant: Grant) => void;
   /** Recent notification deliveries per target, for approvers to see what failed. */
   deliveries?: () => TargetDeliveries[];
+  /** Open streams and watches: listed and ended by approvers (the kill switch). */
+  live?: LiveCalls;
   now?: () => Date;
 }
 
@@ -70,6 +75,17 @@ const grantSchema = z
   })
   .strict();
 export type GrantRequest = z.input<typeof grantSchema>;
+
+const killSchema = z
+  .object({
+    reason: z.string().trim().min(1, "a reason is required"),
+    requestId: z.string().min(1).optional(),
+    username: z.string().min(1).optional(),
+  })
+  .strict()
+  .refine((k) => (k.requestId === undefined) !== (k.username === undefined), {
+    message: "name either requestId or username",
+  });
 
 function send(res: ServerResponse, status: number, body: unknown): void {
   const text = `${JSON.stringify(body, null, 2)}\n`;
@@ -196,6 +212,27 @@ export class ApprovalsApi {
         );
       }
       return send(res, 200, { targets: this.#o.deliveries?.() ?? [] });
+    }
+
+    if (collection === "sessions") {
+      if (!approver) {
+        throw new PortcullisError(
+          "forbidden",
+          `portcullis: open sessions are listed and ended by members of ${this.#o.approverGroups.join(" or ")}`,
+        );
+      }
+      const live = this.#o.live;
+      if (method === "GET" && id === undefined)
+        return send(res, 200, { items: live?.list() ?? [] });
+      if (method === "POST" && id === "kill") {
+        const request = await jsonBody(req, killSchema);
+        const reason = `portcullis: ended by ${identity.username}: ${request.reason}`;
+        const ended =
+          request.requestId !== undefined
+            ? Number(live?.end(request.requestId, reason) ?? false)
+            : (live?.endUser(request.username as string, reason) ?? 0);
+        return send(res, 200, { ended });
+      }
     }
 
     if (collection === "grants") {

@@ -10,6 +10,7 @@ import { resolveSecret } from "../config/secret.ts";
 import type { Authenticator } from "../identity/authenticate.ts";
 import type { Upstream } from "../kube/upstream.ts";
 import type { MaskingEngine } from "../masking/engine.ts";
+import type { LiveCalls } from "../sessions/live.ts";
 import { ApprovalsApi } from "./api.ts";
 import type { ApprovalsConfig } from "./config.ts";
 import type { CallEffect } from "./effect.ts";
@@ -67,6 +68,7 @@ export async function openApprovals(options: {
   mask: MaskingEngine;
   registry: Registry;
   log: Logger;
+  live?: LiveCalls;
 }): Promise<Approvals> {
   const { config, log } = options;
   const store = await openApprovalStore(options.audit, options.dataDir);
@@ -103,6 +105,7 @@ export async function openApprovals(options: {
     onDecided: (a) => notifier.notify(approvalEvent("approval.decided", a, summary(a))),
     onGrant: (type, grant) => notifier.notify(grantEvent(type, grant)),
     deliveries: () => notifier.deliveries(),
+    ...(options.live ? { live: options.live } : {}),
   });
   // Approvals whose deadline passed while nobody held them (retry mode) are closed.
   const expiry = setInterval(() => {

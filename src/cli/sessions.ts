@@ -13,6 +13,7 @@ import {
 } from "../audit/query.ts";
 import type { BodyRef } from "../audit/record.ts";
 import type { AuditStore } from "../audit/store/store.ts";
+import type { LiveCallView } from "../sessions/live.ts";
 import { playAsciicast } from "../sessions/recording/player.ts";
 import { target } from "./audit-query.ts";
 import {
@@ -24,6 +25,7 @@ import {
   withStore,
   withTimeRangeOptions,
 } from "./audit-read.ts";
+import { type ClientOptions, call, withClientOptions } from "./gateway-api.ts";
 import { type CommonOptions, withConfigOptions } from "./options.ts";
 
 interface ListOptions extends CommonOptions, TimeRangeOptions {
@@ -217,5 +219,60 @@ The recording holds what the client saw (masked output included); its
 SHA-256 is in the call's completion record, under the log's integrity.`,
     )
     .action(play);
+  withClientOptions(
+    sessions
+      .command("live")
+      .description(
+        "the streams and watches open through the gateway now (exec, attach, watch, logs -f)",
+      )
+      .addOption(
+        new Option("-o, --output <format>", "output format")
+          .choices(["table", "json"])
+          .default("table"),
+      ),
+  ).action(async (options: ClientOptions & { output: "table" | "json" }) => {
+    const { items } = await call<{ items: LiveCallView[] }>(options, "GET", "sessions");
+    if (options.output === "json") process.stdout.write(`${JSON.stringify(items, null, 2)}\n`);
+    else if (items.length === 0) process.stderr.write("nothing open\n");
+    else {
+      process.stdout.write(
+        `${renderTable(
+          ["REQUEST", "USER", "KIND", "TARGET", "SINCE"],
+          items.map((c) => [c.requestId, c.username, c.kind, c.target, c.startedAt]),
+        )}\n`,
+      );
+    }
+  });
+  withClientOptions(
+    sessions
+      .command("kill [request-id]")
+      .description("end an open stream or watch at once, or everything a user has open (--user)")
+      .addOption(new Option("--user <username>", "end every stream and watch of this user"))
+      .requiredOption("--reason <text>", "why: shown to the client and recorded"),
+  )
+    .addHelpText(
+      "after",
+      `
+Examples:
+  $ portcullis sessions live --kubeconfig alice.kubeconfig
+  $ portcullis sessions kill 0f0a3c1e-6b6a-4c47-9a55-4f3b7d7a1d2e --reason "runaway agent" --kubeconfig alice.kubeconfig
+  $ portcullis sessions kill --user portcullis:agent:deployer --reason "token leaked" --kubeconfig alice.kubeconfig`,
+    )
+    .action(
+      async (
+        requestId: string | undefined,
+        options: ClientOptions & { user?: string; reason: string },
+      ) => {
+        if ((requestId === undefined) === (options.user === undefined)) {
+          throw new Error("name a request id or --user, not both");
+        }
+        const { ended } = await call<{ ended: number }>(options, "POST", "sessions/kill", {
+          reason: options.reason,
+          ...(requestId ? { requestId } : { username: options.user }),
+        });
+        process.stdout.write(`ended ${ended} open call${ended === 1 ? "" : "s"}\n`);
+        if (ended === 0) process.exitCode = 1;
+      },
+    );
   return sessions;
 }

@@ -23,6 +23,7 @@ import {
 } from "../masking/response.ts";
 import type { Classified, Masked, ResponseMasking, Terminal } from "../server/context.ts";
 import { serializeResponseHead } from "../server/raw-response.ts";
+import type { LiveCalls } from "../sessions/live.ts";
 import { isInspectableSession, relaySession } from "./session.ts";
 
 /** Largest non-101 answer to an upgrade request that is relayed (a Status, in practice). */
@@ -96,11 +97,19 @@ function unreachable(err: unknown): PortcullisError {
 }
 
 /** Sends the call upstream as the caller and streams the answer back. */
-export function forwardStage(upstream: Upstream): Terminal<Masked> {
+/** Calls that stay open until someone ends them: the kill switch can reach them. */
+function longRunning(ctx: Masked): string | undefined {
+  const info = ctx.requestInfo;
+  if (info.verb === "watch") return "watch";
+  if (info.subresource === "log" && /[?&]follow=(true|1)\b/.test(ctx.req.url ?? "")) return "log";
+  return undefined;
+}
+
+export function forwardStage(upstream: Upstream, live?: LiveCalls): Terminal<Masked> {
   return async function forward(ctx) {
     if (ctx.transport.kind === "upgrade") {
       if (isInspectableSession(ctx)) {
-        return relaySession(ctx, upstream, ctx.transport.socket, ctx.transport.head);
+        return relaySession(ctx, upstream, ctx.transport.socket, ctx.transport.head, live);
       }
       return relayUpgrade(ctx, upstream, ctx.transport.socket, ctx.transport.head);
     }
@@ -142,7 +151,28 @@ export function forwardStage(upstream: Upstream): Terminal<Masked> {
     // A watch sends headers long before its first event and clients wait for
     // them; other responses let headers ride with the first body chunk.
     if (ctx.requestInfo.verb === "watch") res.flushHeaders();
-    await relayResponse(ctx, upstreamResponse, res, masker);
+    const kind = live ? longRunning(ctx) : undefined;
+    if (live === undefined || kind === undefined) {
+      return relayResponse(ctx, upstreamResponse, res, masker, undefined);
+    }
+    const kill = new AbortController();
+    const info = ctx.requestInfo;
+    const unregister = live.add({
+      requestId: ctx.id,
+      username: ctx.identity.username,
+      kind,
+      target: [info.namespace, info.name || info.resource].filter(Boolean).join("/"),
+      startedAt: new Date().toISOString(),
+      end(reason) {
+        ctx.outcome.sessionEnded = reason;
+        kill.abort();
+      },
+    });
+    try {
+      await relayResponse(ctx, upstreamResponse, res, masker, kill.signal);
+    } finally {
+      unregister();
+    }
   };
 }
 
@@ -163,8 +193,13 @@ function relayResponse(
   upstreamResponse: IncomingMessage,
   res: ServerResponse,
   masker: BodyMasker | undefined,
+  killed: AbortSignal | undefined,
 ): Promise<void> {
-  const endCleanly = ctx.requestInfo.verb === "watch" ? ctx.shutdown : undefined;
+  // A watch ends with a proper terminating chunk on shutdown; any long call does when killed.
+  const stops = [ctx.requestInfo.verb === "watch" ? ctx.shutdown : undefined, killed].filter(
+    (s): s is AbortSignal => s !== undefined,
+  );
+  const endCleanly = stops.length === 0 ? undefined : AbortSignal.any(stops);
   return new Promise<void>((resolve, reject) => {
     let held: Buffer | undefined;
     let ending = false;

@@ -3,6 +3,7 @@ import type { Authenticator } from "../identity/authenticate.ts";
 import type { Upstream } from "../kube/upstream.ts";
 import type { ProfileSet } from "../masking/profiles.ts";
 import type { RequestContext } from "../server/context.ts";
+import type { LiveCalls } from "../sessions/live.ts";
 import { type AuditStageOptions, auditStage } from "./audit.ts";
 import { authenticateStage } from "./authenticate.ts";
 import { classifyStage } from "./classify.ts";
@@ -18,6 +19,8 @@ export interface PipelineDeps {
   upstream: Upstream;
   masking: ProfileSet;
   approvals?: ApprovalGate;
+  /** Open streams and watches, for the kill switch. */
+  live?: LiveCalls;
 }
 
 /**
@@ -35,7 +38,7 @@ export function buildPipeline(deps: PipelineDeps): (ctx: RequestContext) => Prom
   const audit = auditStage(deps.audit);
   const enforce = enforceStage(deps.approvals ? { approvals: deps.approvals } : {});
   const mask = maskStage(deps.masking);
-  const forward = forwardStage(deps.upstream);
+  const forward = forwardStage(deps.upstream, deps.live);
   return function pipeline(ctx) {
     return authenticate(ctx, (authenticated) =>
       classify(authenticated, (classified) =>

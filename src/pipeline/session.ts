@@ -19,6 +19,7 @@ import { TextMasker } from "../masking/text-stream.ts";
 import type { Masked } from "../server/context.ts";
 import { parseResize } from "../sessions/channel-payloads.ts";
 import { Channel } from "../sessions/channel-protocol.ts";
+import type { LiveCalls } from "../sessions/live.ts";
 import { AsciicastRecorder } from "../sessions/recording/asciicast.ts";
 import { StdinLineTracker } from "../sessions/stdin-lines.ts";
 import { type ExecSession, relayExecStream, StreamRefusal } from "../sessions/ws-relay.ts";
@@ -41,6 +42,7 @@ export async function relaySession(
   upstream: Upstream,
   socket: Duplex,
   head: Buffer,
+  live?: LiveCalls,
 ): Promise<void> {
   const headers: Record<string, string | string[]> = {};
   for (const [name, value] of Object.entries({
@@ -162,7 +164,22 @@ export async function relaySession(
   }
   session = opened.session;
   ctx.outcome.status = 101;
+  const open = session;
+  const info = ctx.requestInfo;
+  const unregister = live?.add({
+    requestId: ctx.id,
+    username: ctx.identity.username,
+    kind: info.subresource,
+    target: `${info.namespace}/${info.name}`,
+    startedAt: new Date().toISOString(),
+    end(reason) {
+      ctx.outcome.sessionEnded = reason;
+      recorder.marker(reason, Date.now());
+      open.kill(reason);
+    },
+  });
   await session.closed;
+  unregister?.();
   if (flushTimer) clearTimeout(flushTimer);
   ctx.outcome.recording = Buffer.from(recorder.drain() + recorder.end(), "utf8");
 }

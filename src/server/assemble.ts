@@ -10,6 +10,7 @@ import { Upstream } from "../kube/upstream.ts";
 import { profilesFromConfig } from "../masking/config.ts";
 import { LivePolicy } from "../policy/live.ts";
 import { NamespaceLabels } from "../policy/namespace-labels.ts";
+import { LiveCalls } from "../sessions/live.ts";
 import { ensureServingMaterial, readServingFiles, type ServingMaterial } from "../tls/serving.ts";
 import { type Gateway, startGateway } from "./gateway.ts";
 import { GatewayMetrics } from "./metrics.ts";
@@ -54,6 +55,7 @@ export async function assembleGateway(
   const audit = await openAuditLog(config.audit, config.dataDir, log);
   const defaultMasking = masking.resolve("default");
   if (defaultMasking === undefined) throw new Error("masking: the default profile is missing");
+  const live = new LiveCalls();
   const approvals = await openApprovals({
     config: config.approvals,
     audit: config.audit,
@@ -63,6 +65,7 @@ export async function assembleGateway(
     mask: defaultMasking.engine,
     registry: metrics.registry,
     log,
+    live,
   });
   const gateway = await startGateway({
     address: config.listen.address,
@@ -73,6 +76,7 @@ export async function assembleGateway(
       upstream,
       masking,
       approvals: approvals.gate,
+      live,
       policy: { engine: () => policy.current(), upstream, namespaces, log },
       audit: {
         writer: audit.writer,

@@ -14,7 +14,7 @@ import { type Kwok, startKwok } from "../../src/cluster/kwok.ts";
 import { type ControlPlane, startControlPlane } from "../../src/cluster/launcher.ts";
 import { parseAsciicast } from "../../src/sessions/recording/parse.ts";
 import { bindRole, startTestGateway, type TestGateway } from "../support/gateway.ts";
-import { runKubectl } from "../support/kubectl.ts";
+import { KubectlStream, runKubectl } from "../support/kubectl.ts";
 import { runningPod } from "../support/kwok.ts";
 import { runProcess } from "../support/process.ts";
 
@@ -56,7 +56,7 @@ before(async () => {
       "  agents:",
       "    - name: operator",
       "      allow:",
-      "        - { verbs: [get, create], resources: [pods, pods/exec] }",
+      "        - { verbs: [get, list, watch, create], resources: [pods, pods/exec, configmaps] }",
       "  rules:",
       "    - id: team/no-rm-rf",
       "      reason: nobody types rm -rf into a session",
@@ -166,5 +166,53 @@ describe("exec through the gateway", () => {
       .map((r) => JSON.parse(r.body) as { sessionEnded?: string })
       .find((r) => r.sessionEnded !== undefined);
     assert.match(ended?.sessionEnded ?? "", /team\/no-rm-rf/);
+  });
+
+  test("sessions kill ends an open exec and a user's watches at once, on record", async () => {
+    const approver = await gw.agent("kill-approver", { groups: ["portcullis:approvers"] });
+    const portcullisAs = (args: string[]) =>
+      runProcess(cli, [...args, "--kubeconfig", approver.kubeconfig], { env });
+    const sleeper = new KubectlStream(cluster.binaries.kubectl, kubeconfig, [
+      ...["exec", "-n", ns, "shell", "--", "sleep", "60"],
+    ]);
+    const watcher = new KubectlStream(cluster.binaries.kubectl, kubeconfig, [
+      ...["get", "configmaps", "-n", ns, "-w", "-o", "name"],
+    ]);
+    try {
+      let open: Array<{ requestId: string; kind: string }> = [];
+      const deadline = Date.now() + 20_000;
+      while (!(open.some((c) => c.kind === "exec") && open.some((c) => c.kind === "watch"))) {
+        assert.ok(Date.now() < deadline, `not open: ${JSON.stringify(open)}`);
+        await new Promise((r) => setTimeout(r, 100));
+        const listed = await portcullisAs(["sessions", "live", "-o", "json"]);
+        assert.equal(listed.code, 0, listed.stderr);
+        open = JSON.parse(listed.stdout);
+      }
+      const exec = open.find((c) => c.kind === "exec");
+      const killed = await portcullisAs([
+        "sessions",
+        "kill",
+        exec?.requestId ?? "",
+        "--reason",
+        "runaway",
+      ]);
+      assert.equal(killed.code, 0, killed.stderr);
+      assert.notEqual(await sleeper.exited, 0);
+      assert.match(sleeper.stderr, /ended by portcullis:agent:kill-approver: runaway/);
+      const all = await portcullisAs([
+        ...["sessions", "kill", "--user", "portcullis:agent:operator", "--reason", "revoked"],
+      ]);
+      assert.equal(all.code, 0, all.stderr);
+      await watcher.exited;
+      const rows = await gw.audit.store.search({ kind: "completion", limit: 5000 });
+      const ended = rows
+        .map((r) => JSON.parse(r.body) as { requestId: string; sessionEnded?: string })
+        .filter((r) => r.sessionEnded?.includes("ended by"));
+      assert.ok(ended.some((r) => r.requestId === exec?.requestId));
+      assert.ok(ended.some((r) => r.sessionEnded?.includes("revoked")));
+    } finally {
+      sleeper.stop();
+      watcher.stop();
+    }
   });
 });
