@@ -136,6 +136,14 @@ export class AgentTokenStore {
     return (await this.#current()).map(summarize);
   }
 
+  /** The Kubernetes usernames of revoked agents (their open streams must end). */
+  async revokedUsernames(): Promise<string[]> {
+    const prefix = effectivePrefix(this.#config.usernamePrefix);
+    return (await this.#current())
+      .filter((a) => a.revokedAt !== undefined)
+      .map((a) => prefix + a.name);
+  }
+
   async revoke(name: string): Promise<AgentSummary> {
     const agents = await this.#current();
     const agent = agents.find((a) => a.name === name && a.revokedAt === undefined);

@@ -56,6 +56,19 @@ export async function assembleGateway(
   const defaultMasking = masking.resolve("default");
   if (defaultMasking === undefined) throw new Error("masking: the default profile is missing");
   const live = new LiveCalls();
+  // Revoking an agent's token (from the CLI, in another process) ends what it has open.
+  const revocations = setInterval(() => {
+    if (live.list().length === 0) return;
+    agentTokens
+      .revokedUsernames()
+      .then((usernames) => {
+        for (const username of usernames) {
+          live.endUser(username, "portcullis: the agent's token was revoked");
+        }
+      })
+      .catch((err: unknown) => log.warn({ err }, "could not read revoked agents"));
+  }, 1000);
+  revocations.unref();
   const approvals = await openApprovals({
     config: config.approvals,
     audit: config.audit,
@@ -105,6 +118,7 @@ export async function assembleGateway(
     ],
     onClosed: [
       async () => {
+        clearInterval(revocations);
         policy.close();
         namespaces.stop();
       },

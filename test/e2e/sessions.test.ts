@@ -215,4 +215,34 @@ describe("exec through the gateway", () => {
       watcher.stop();
     }
   });
+
+  test("revoking an agent's token ends its open watches at once", async () => {
+    const bot = await gw.agent("watcher-bot");
+    await bindRole(cluster, bot.username, "cluster-admin");
+    const watcher = new KubectlStream(cluster.binaries.kubectl, bot.kubeconfig, [
+      ...["get", "pods", "-n", ns, "-w", "-o", "name"],
+    ]);
+    try {
+      await watcher.waitFor("pod/shell");
+      const revoked = await runProcess(
+        cli,
+        ["agents", "revoke", "watcher-bot", "--data-dir", gw.dataDir],
+        {
+          env,
+        },
+      );
+      assert.equal(revoked.code, 0, revoked.stderr);
+      await watcher.exited;
+      const rows = await gw.audit.store.search({ kind: "completion", limit: 5000 });
+      assert.ok(
+        rows.some((r) =>
+          (JSON.parse(r.body) as { sessionEnded?: string }).sessionEnded?.includes(
+            "token was revoked",
+          ),
+        ),
+      );
+    } finally {
+      watcher.stop();
+    }
+  });
 });
