@@ -8,7 +8,9 @@ import assert from "node:assert/strict";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import { Writable } from "node:stream";
 import { after, before, describe, test } from "node:test";
+import { Exec, KubeConfig, type V1Status } from "@kubernetes/client-node";
 import type { BodyRef } from "../../src/audit/record.ts";
 import { type Kwok, startKwok } from "../../src/cluster/kwok.ts";
 import { type ControlPlane, startControlPlane } from "../../src/cluster/launcher.ts";
@@ -79,6 +81,27 @@ after(async () => {
   if (workDir) await rm(workDir, { recursive: true, force: true });
 });
 
+interface Completion {
+  requestId: string;
+  status: number;
+  sessionEnded?: string;
+  recording?: BodyRef;
+}
+
+/**
+ * Completion records once `ready` holds for them: an exec's is written when
+ * its stream has closed, moments after kubectl has seen the close.
+ */
+async function completionsWhen(ready: (records: Completion[]) => boolean): Promise<Completion[]> {
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    const rows = await gw.audit.store.search({ kind: "completion", limit: 5000 });
+    const records = rows.map((r) => JSON.parse(r.body) as Completion);
+    if (ready(records) || Date.now() > deadline) return records;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
 /** The completion records of exec calls, newest last, with their recordings. */
 async function recordings(): Promise<
   Array<{ requestId: string; status: number; recording?: BodyRef }>
@@ -117,6 +140,7 @@ describe("exec through the gateway", () => {
   });
 
   test("each session's recording is in its completion record: what the client saw, verifiable", async () => {
+    await completionsWhen((all) => all.filter((r) => r.recording).length >= 4);
     const recorded = await recordings();
     assert.ok(recorded.length >= 4, `recordings: ${recorded.length}`);
     const texts = recorded.map((r) => r.recording?.text ?? "");
@@ -161,10 +185,8 @@ describe("exec through the gateway", () => {
     );
     assert.ok(!shell.stdout.includes("after"), shell.stdout);
     assert.equal(await readFile(marker, "utf8"), "x", "the refused command never ran");
-    const rows = await gw.audit.store.search({ kind: "completion", limit: 5000 });
-    const ended = rows
-      .map((r) => JSON.parse(r.body) as { sessionEnded?: string })
-      .find((r) => r.sessionEnded !== undefined);
+    const records = await completionsWhen((all) => all.some((r) => r.sessionEnded !== undefined));
+    const ended = records.find((r) => r.sessionEnded !== undefined);
     assert.match(ended?.sessionEnded ?? "", /team\/no-rm-rf/);
   });
 
@@ -204,10 +226,10 @@ describe("exec through the gateway", () => {
       ]);
       assert.equal(all.code, 0, all.stderr);
       await watcher.exited;
-      const rows = await gw.audit.store.search({ kind: "completion", limit: 5000 });
-      const ended = rows
-        .map((r) => JSON.parse(r.body) as { requestId: string; sessionEnded?: string })
-        .filter((r) => r.sessionEnded?.includes("ended by"));
+      const records = await completionsWhen((all) =>
+        all.some((r) => r.requestId === exec?.requestId && r.sessionEnded !== undefined),
+      );
+      const ended = records.filter((r) => r.sessionEnded?.includes("ended by"));
       assert.ok(ended.some((r) => r.requestId === exec?.requestId));
       assert.ok(ended.some((r) => r.sessionEnded?.includes("revoked")));
     } finally {
@@ -244,5 +266,36 @@ describe("exec through the gateway", () => {
     } finally {
       watcher.stop();
     }
+  });
+
+  test("@kubernetes/client-node's exec works unchanged through the gateway, masked", async () => {
+    const kc = new KubeConfig();
+    kc.loadFromFile(kubeconfig);
+    let stdout = "";
+    const sink = new Writable({
+      write(chunk: Buffer, _encoding, done) {
+        stdout += chunk.toString();
+        done();
+      },
+    });
+    const status = await new Promise<V1Status>((resolveStatus, reject) => {
+      new Exec(kc)
+        .exec(
+          ns,
+          "shell",
+          "app",
+          ["sh", "-c", "echo from client-node; env"],
+          sink,
+          null,
+          null,
+          false,
+          resolveStatus,
+        )
+        .catch(reject);
+    });
+    assert.equal(status.status, "Success", JSON.stringify(status));
+    assert.match(stdout, /^from client-node\n/);
+    assert.match(stdout, /PAYMENT_CARD=\*\*\*\* \*\*\*\* \*\*\*\* 1111/);
+    assert.ok(!stdout.includes(CARD));
   });
 });
