@@ -70,6 +70,8 @@ export function replicaId(path: string): string {
   }
 }
 
+const streamSubresources = new Set(["exec", "attach", "portforward"]);
+
 function matches(patterns: readonly string[], value: string): boolean {
   return patterns.some((p) => p === "*" || p === value);
 }
@@ -138,8 +140,15 @@ export class ApprovalGate {
       }
     }
     let body = ctx.requestBody;
-    const method = ctx.req.method ?? "GET";
-    if (body === undefined && method !== "GET" && method !== "DELETE") {
+    // kubectl opens exec and attach over WebSocket (GET) and falls back to
+    // SPDY (POST) in one invocation: for approvals they are the same call.
+    const method = streamSubresources.has(info.subresource) ? "CONNECT" : (ctx.req.method ?? "GET");
+    if (
+      body === undefined &&
+      ctx.transport.kind === "http" &&
+      method !== "GET" &&
+      method !== "DELETE"
+    ) {
       body = await readRequestBody(ctx.req);
     }
     const bodySha256 =

@@ -84,6 +84,8 @@ export async function relaySession(
     for (const line of typed.push(stdin)) {
       const decision = judge(line);
       if (decision.action === "allow") continue;
+      // The approval the call itself went through covers its session's lines.
+      if (decision.action === "approve" && decision.ruleId === ctx.decision.ruleId) continue;
       const why =
         decision.action === "approve"
           ? `${decision.message} (a typed line cannot wait for approval)`

@@ -65,6 +65,12 @@ before(async () => {
       "      match: { resources: [pods/exec] }",
       "      condition: request.exec.typed && request.exec.line.contains('rm -rf')",
       "      action: deny",
+      "    - id: team/approve-sh-s",
+      "      reason: a shell reading commands from stdin needs approval",
+      "      match: { resources: [pods/exec] }",
+      "      condition: request.exec.command == ['sh', '-s']",
+      "      action: approve",
+      "      approval: { mode: retry, timeout: 5m }",
       "",
     ].join("\n"),
   );
@@ -297,5 +303,22 @@ describe("exec through the gateway", () => {
     assert.match(stdout, /^from client-node\n/);
     assert.match(stdout, /PAYMENT_CARD=\*\*\*\* \*\*\*\* \*\*\*\* 1111/);
     assert.ok(!stdout.includes(CARD));
+  });
+
+  test("an approved session's own lines are not held for approval again", async () => {
+    const approver = await gw.agent("sh-approver", { groups: ["portcullis:approvers"] });
+    const first = await exec(["-i", "--", "sh", "-s"], "echo one\necho two\n");
+    assert.notEqual(first.code, 0);
+    const id = /Approval (apr-[0-9a-f]{16}) is requested/.exec(first.stderr)?.[1];
+    assert.ok(id, first.stderr);
+    const approved = await runProcess(
+      cli,
+      ["approvals", "approve", id, "--reason", "maintenance", "--kubeconfig", approver.kubeconfig],
+      { env },
+    );
+    assert.equal(approved.code, 0, approved.stderr);
+    const retried = await exec(["-i", "--", "sh", "-s"], "echo one\necho two\n");
+    assert.equal(retried.code, 0, retried.stderr);
+    assert.equal(retried.stdout, "one\ntwo\n");
   });
 });
