@@ -5,8 +5,8 @@
 import { join } from "node:path";
 import type { Logger } from "pino";
 import type { Registry } from "prom-client";
+import { postgresConnection } from "../audit/open.ts";
 import type { AuditSettings } from "../config/schema.ts";
-import { resolveSecret } from "../config/secret.ts";
 import type { Authenticator } from "../identity/authenticate.ts";
 import type { Upstream } from "../kube/upstream.ts";
 import type { MaskingEngine } from "../masking/engine.ts";
@@ -32,14 +32,8 @@ export interface Approvals {
 
 /** Opens the approvals store the audit settings imply. */
 export function openApprovalStore(audit: AuditSettings, dataDir: string): Promise<ApprovalStore> {
-  if ("postgres" in audit.store) {
-    const { connectionString, schema } = audit.store.postgres;
-    return openPostgresApprovalStore({
-      connectionString:
-        typeof connectionString === "string" ? connectionString : resolveSecret(connectionString),
-      schema,
-    });
-  }
+  const postgres = postgresConnection(audit);
+  if (postgres) return openPostgresApprovalStore(postgres);
   return openSqliteApprovalStore(join(dataDir, approvalsDatabaseFile));
 }
 

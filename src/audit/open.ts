@@ -19,19 +19,27 @@ export interface AuditLog {
   close(): Promise<void>;
 }
 
+/** The PostgreSQL connection the settings name (the secret resolved), when the store is PostgreSQL. */
+export function postgresConnection(
+  settings: AuditSettings,
+): { connectionString: string; schema: string } | undefined {
+  if (!("postgres" in settings.store)) return undefined;
+  const { connectionString, schema } = settings.store.postgres;
+  return {
+    connectionString:
+      typeof connectionString === "string" ? connectionString : resolveSecret(connectionString),
+    schema,
+  };
+}
+
 /** Opens the configured store (no writer): for auditor commands that only read. */
 export async function openAuditStore(
   settings: AuditSettings,
   dataDir: string,
 ): Promise<AuditStore> {
-  if ("postgres" in settings.store) {
-    const { connectionString, schema } = settings.store.postgres;
-    return openPostgresStore({
-      connectionString:
-        typeof connectionString === "string" ? connectionString : resolveSecret(connectionString),
-      schema,
-    });
-  }
+  const postgres = postgresConnection(settings);
+  if (postgres) return openPostgresStore(postgres);
+  if (!("sqlite" in settings.store)) throw new Error("audit.store: choose sqlite or postgres");
   return openSqliteStore(settings.store.sqlite.path ?? join(dataDir, "audit.db"));
 }
 

@@ -29,7 +29,8 @@ import { isInspectableSession, relaySession } from "./session.ts";
 /** Largest non-101 answer to an upgrade request that is relayed (a Status, in practice). */
 const maxUpgradeRefusalBytes = 1 << 20;
 
-function upstreamHeaders(ctx: Classified, masking?: ResponseMasking): OutgoingHttpHeaders {
+/** What goes upstream with the call: the client's allowed headers, then the gateway's. */
+export function upstreamHeaders(ctx: Classified, masking?: ResponseMasking): OutgoingHttpHeaders {
   return {
     ...forwardableRequestHeaders(ctx.req.headers),
     // A masked answer must be readable: JSON (or log text), not compressed.

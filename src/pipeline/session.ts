@@ -12,8 +12,6 @@
  */
 import type { Duplex } from "node:stream";
 import { PortcullisError } from "../errors.ts";
-import { forwardableRequestHeaders } from "../kube/headers.ts";
-import { impersonationHeaders } from "../kube/impersonation.ts";
 import type { Upstream } from "../kube/upstream.ts";
 import { TextMasker } from "../masking/text-stream.ts";
 import type { Masked } from "../server/context.ts";
@@ -23,6 +21,7 @@ import type { LiveCalls } from "../sessions/live.ts";
 import { AsciicastRecorder } from "../sessions/recording/asciicast.ts";
 import { StdinLineTracker } from "../sessions/stdin-lines.ts";
 import { type ExecSession, relayExecStream, StreamRefusal } from "../sessions/ws-relay.ts";
+import { upstreamHeaders } from "./forward.ts";
 
 const FLUSH_MS = 25;
 
@@ -45,12 +44,7 @@ export async function relaySession(
   live?: LiveCalls,
 ): Promise<void> {
   const headers: Record<string, string | string[]> = {};
-  for (const [name, value] of Object.entries({
-    ...forwardableRequestHeaders(ctx.req.headers),
-    ...impersonationHeaders(ctx.identity),
-    "audit-id": ctx.id,
-    "x-forwarded-for": ctx.remoteAddress,
-  })) {
+  for (const [name, value] of Object.entries(upstreamHeaders(ctx))) {
     if (value === undefined || name.startsWith("sec-websocket")) continue;
     headers[name] = Array.isArray(value) ? value.map(String) : String(value);
   }

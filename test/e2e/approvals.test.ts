@@ -8,7 +8,6 @@
  * waiting until it is revoked; every decision is in the call's records.
  */
 import assert from "node:assert/strict";
-import { writeFile } from "node:fs/promises";
 import { createServer, type IncomingHttpHeaders, type Server } from "node:http";
 import { join, resolve } from "node:path";
 import { after, before, describe, test } from "node:test";
@@ -17,6 +16,7 @@ import type { ApprovalRequest } from "../../src/approvals/types.ts";
 import { type ControlPlane, startControlPlane } from "../../src/cluster/launcher.ts";
 import { bindRole, startTestGateway, type TestGateway } from "../support/gateway.ts";
 import { KubectlStream, runKubectl } from "../support/kubectl.ts";
+import { writePolicyFile } from "../support/policy.ts";
 import { type ProcessRun, runProcess } from "../support/process.ts";
 
 const cli = resolve(import.meta.dirname, "../../bin/portcullis");
@@ -75,29 +75,21 @@ async function exists(kind: string, ns: string, name: string): Promise<boolean> 
 before(async () => {
   cluster = await startControlPlane({ controllerManager: false });
   const policyFile = join(cluster.dataDir, "approvals-policy.yaml");
-  await writeFile(
-    policyFile,
-    [
-      "apiVersion: portcullis.dev/v1",
-      "kind: Policy",
-      "metadata: { name: team }",
-      "spec:",
-      "  defaultAction: allow",
-      "  rules:",
-      "    - id: team/quick-configmap-deletes",
-      "      reason: configmap deletes in scratch need a quick approval",
-      "      match: { verbs: [delete], resources: [configmaps], namespaces: [scratch-*] }",
-      "      condition: oldObject.metadata.name.startsWith('timed-')",
-      "      action: approve",
-      "      approval: { timeout: 3s }",
-      "    - id: team/retry-secret-deletes",
-      "      reason: deleting a Secret needs approval; agents retry once approved",
-      "      match: { verbs: [delete], resources: [secrets], namespaces: [scratch-*] }",
-      "      action: approve",
-      "      approval: { mode: retry, timeout: 5m }",
-      "",
-    ].join("\n"),
-  );
+  await writePolicyFile(policyFile, "team", [
+    "  defaultAction: allow",
+    "  rules:",
+    "    - id: team/quick-configmap-deletes",
+    "      reason: configmap deletes in scratch need a quick approval",
+    "      match: { verbs: [delete], resources: [configmaps], namespaces: [scratch-*] }",
+    "      condition: oldObject.metadata.name.startsWith('timed-')",
+    "      action: approve",
+    "      approval: { timeout: 3s }",
+    "    - id: team/retry-secret-deletes",
+    "      reason: deleting a Secret needs approval; agents retry once approved",
+    "      match: { verbs: [delete], resources: [secrets], namespaces: [scratch-*] }",
+    "      action: approve",
+    "      approval: { mode: retry, timeout: 5m }",
+  ]);
   receiver = createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on("data", (c: Buffer) => chunks.push(c));

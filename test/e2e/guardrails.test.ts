@@ -5,13 +5,13 @@
  * agent has cluster-admin in RBAC, so every refusal here is the gateway's.
  */
 import assert from "node:assert/strict";
-import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { type ControlPlane, startControlPlane } from "../../src/cluster/launcher.ts";
 import { startTestGateway, type TestGateway } from "../support/gateway.ts";
 import { rawRequest } from "../support/https.ts";
 import { runKubectl } from "../support/kubectl.ts";
+import { writePolicyFile } from "../support/policy.ts";
 
 let cluster: ControlPlane;
 let gw: TestGateway;
@@ -58,28 +58,20 @@ function assertRefusedBy(result: { code: number; stderr: string }, rule: string)
 before(async () => {
   cluster = await startControlPlane();
   const policyFile = join(cluster.dataDir, "team-policy.yaml");
-  await writeFile(
-    policyFile,
-    [
-      "apiVersion: portcullis.dev/v1",
-      "kind: Policy",
-      "metadata: { name: team }",
-      "spec:",
-      "  defaultAction: allow",
-      "  agents:",
-      "    - name: reader-bot",
-      "      allow:",
-      "        - verbs: [get, list, watch]",
-      "          resources: [configmaps]",
-      "  rules:",
-      "    - id: team/broken-condition",
-      "      reason: conditions that fail at runtime refuse the call",
-      "      match: { verbs: [create], resources: [configmaps] }",
-      "      condition: object.metadata.name.startsWith('cel-error') && object.data.missing == 'x'",
-      "      action: allow",
-      "",
-    ].join("\n"),
-  );
+  await writePolicyFile(policyFile, "team", [
+    "  defaultAction: allow",
+    "  agents:",
+    "    - name: reader-bot",
+    "      allow:",
+    "        - verbs: [get, list, watch]",
+    "          resources: [configmaps]",
+    "  rules:",
+    "    - id: team/broken-condition",
+    "      reason: conditions that fail at runtime refuse the call",
+    "      match: { verbs: [create], resources: [configmaps] }",
+    "      condition: object.metadata.name.startsWith('cel-error') && object.data.missing == 'x'",
+    "      action: allow",
+  ]);
   gw = await startTestGateway(cluster, { policy: { files: [policyFile] } });
   ns = await cluster.createNamespace("guarded");
   prod = await cluster.createNamespace("prod", { "portcullis.dev/tier": "production" });

@@ -18,6 +18,7 @@ import { parseAsciicast } from "../../src/sessions/recording/parse.ts";
 import { bindRole, startTestGateway, type TestGateway } from "../support/gateway.ts";
 import { KubectlStream, runKubectl } from "../support/kubectl.ts";
 import { runningPod } from "../support/kwok.ts";
+import { writePolicyFile } from "../support/policy.ts";
 import { runProcess } from "../support/process.ts";
 
 const cli = resolve(import.meta.dirname, "../../bin/portcullis");
@@ -47,33 +48,25 @@ before(async () => {
   });
   await runningPod(cluster, kwok, ns, "shell");
   const policyFile = join(workDir, "policy.yaml");
-  await writeFile(
-    policyFile,
-    [
-      "apiVersion: portcullis.dev/v1",
-      "kind: Policy",
-      "metadata: { name: team }",
-      "spec:",
-      "  defaultAction: allow",
-      "  agents:",
-      "    - name: operator",
-      "      allow:",
-      "        - { verbs: [get, list, watch, create], resources: [pods, pods/exec, configmaps] }",
-      "  rules:",
-      "    - id: team/no-rm-rf",
-      "      reason: nobody types rm -rf into a session",
-      "      match: { resources: [pods/exec] }",
-      "      condition: request.exec.typed && request.exec.line.contains('rm -rf')",
-      "      action: deny",
-      "    - id: team/approve-sh-s",
-      "      reason: a shell reading commands from stdin needs approval",
-      "      match: { resources: [pods/exec] }",
-      "      condition: request.exec.command == ['sh', '-s']",
-      "      action: approve",
-      "      approval: { mode: retry, timeout: 5m }",
-      "",
-    ].join("\n"),
-  );
+  await writePolicyFile(policyFile, "team", [
+    "  defaultAction: allow",
+    "  agents:",
+    "    - name: operator",
+    "      allow:",
+    "        - { verbs: [get, list, watch, create], resources: [pods, pods/exec, configmaps] }",
+    "  rules:",
+    "    - id: team/no-rm-rf",
+    "      reason: nobody types rm -rf into a session",
+    "      match: { resources: [pods/exec] }",
+    "      condition: request.exec.typed && request.exec.line.contains('rm -rf')",
+    "      action: deny",
+    "    - id: team/approve-sh-s",
+    "      reason: a shell reading commands from stdin needs approval",
+    "      match: { resources: [pods/exec] }",
+    "      condition: request.exec.command == ['sh', '-s']",
+    "      action: approve",
+    "      approval: { mode: retry, timeout: 5m }",
+  ]);
   gw = await startTestGateway(cluster, { policy: { files: [policyFile] } });
   const agent = await gw.agent("operator");
   kubeconfig = agent.kubeconfig;

@@ -3,6 +3,7 @@
  * everything" (no rules, baseline off) for forwarding tests, and the shipped
  * baseline.
  */
+import { writeFile } from "node:fs/promises";
 import type { Logger } from "pino";
 import type { Upstream } from "../../src/kube/upstream.ts";
 import type { DecideOptions } from "../../src/pipeline/decide.ts";
@@ -19,4 +20,19 @@ spec:
 export function allowAllPolicy(upstream: Upstream, log: Logger): DecideOptions {
   const engine = engineFor(parsePolicy(allowEverything, "allow-everything.yaml"));
   return { engine: () => engine, upstream, namespaces: undefined, log };
+}
+
+/** Writes a policy file named `name` whose spec is `specLines` (indented as under `spec:`). */
+export async function writePolicyFile(
+  path: string,
+  name: string,
+  specLines: string[],
+): Promise<void> {
+  const header = [
+    "apiVersion: portcullis.dev/v1",
+    "kind: Policy",
+    `metadata: { name: ${name} }`,
+    "spec:",
+  ];
+  await writeFile(path, `${[...header, ...specLines].join("\n")}\n`);
 }
