@@ -10,6 +10,7 @@ import { runMaskingBench } from "./masking.ts";
 import { runOverhead } from "./overhead.ts";
 import { runPolicyBench } from "./policy.ts";
 import { runDryRunBench } from "./policy-dryrun.ts";
+import { runStreamsBench } from "./streams.ts";
 
 const usage = `usage: npm run bench -- overhead [--rate 200] [--seconds 20] [--saturate-seconds 10]
                          [--concurrency 32] [--soak-seconds 300] [--workload all|get|list]
@@ -18,6 +19,8 @@ const usage = `usage: npm run bench -- overhead [--rate 200] [--seconds 20] [--s
        npm run bench -- approvals [--rounds 50] [--held 1000]
        npm run bench -- audit [--records 100000] [--rate 1000] [--seconds 20]
                          [--verify-records 1000000]
+       npm run bench -- streams [--stream-mb 100] [--sessions 500] [--keystrokes 500]
+                         [--rounds 3]
 
   overhead   latency (p50/p99 at a fixed rate), throughput at saturation and
              gateway memory over a soak: direct to the API server vs through
@@ -35,7 +38,12 @@ const usage = `usage: npm run bench -- overhead [--rate 200] [--seconds 20] [--s
              and across two replicas on one PostgreSQL; gateway memory per
              held call with --held calls held at once.
   policy     decision time for the baseline plus 200 rules (p50/p99 µs),
-             and the latency the dry-run step adds to a write.`;
+             and the latency the dry-run step adds to a write.
+  streams    exec over WebSockets, direct vs through the gateway with the
+             agent's masking on (and a gateway without masking): stdout
+             MB/s of \`cat\` of --stream-mb MB of log lines, keystroke
+             echo latency (p50/p99) of an interactive \`cat\`, and gateway
+             memory per session with --sessions sessions open at once.`;
 
 const { positionals, values } = parseArgs({
   allowPositionals: true,
@@ -52,6 +60,9 @@ const { positionals, values } = parseArgs({
     rounds: { type: "string" },
     "gateway-mb": { type: "string", default: "200" },
     held: { type: "string", default: "1000" },
+    "stream-mb": { type: "string", default: "100" },
+    sessions: { type: "string", default: "500" },
+    keystrokes: { type: "string", default: "500" },
     help: { type: "boolean", short: "h" },
   },
 });
@@ -66,7 +77,10 @@ function printTable(rows: Array<Record<string, unknown>>): void {
 }
 
 const name = positionals[0];
-if (values.help || !["overhead", "audit", "policy", "masking", "approvals"].includes(name ?? "")) {
+if (
+  values.help ||
+  !["overhead", "audit", "policy", "masking", "approvals", "streams"].includes(name ?? "")
+) {
   process.stdout.write(`${usage}\n`);
   process.exit(values.help ? 0 : 2);
 }
@@ -91,6 +105,15 @@ if (name === "policy") {
     held: Number(values.held),
   });
   process.stdout.write(`${JSON.stringify({ benchmark: "approvals", ...figures })}\n`);
+} else if (name === "streams") {
+  const { rows, figures } = await runStreamsBench({
+    streamMb: Number(values["stream-mb"]),
+    sessions: Number(values.sessions),
+    keystrokes: Number(values.keystrokes),
+    rounds: Number(values.rounds ?? 3),
+  });
+  printTable(rows);
+  process.stdout.write(`${JSON.stringify({ benchmark: "streams", ...figures })}\n`);
 } else if (name === "masking") {
   const figures = await runMaskingBench({
     mb: Number(values.mb),

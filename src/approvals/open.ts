@@ -108,6 +108,26 @@ export async function openApprovals(options: {
       .catch((err: unknown) => log.warn({ err }, "approvals: expiry failed"));
   }, 30_000);
   expiry.unref();
+  // A revoked grant ends the streams and watches it let through, whichever
+  // replica (or CLI) revoked it: the store tells every subscriber.
+  const live = options.live;
+  const unsubscribe = live
+    ? store.subscribe((change) => {
+        if (change.kind !== "grant") return;
+        store
+          .getGrant(change.id)
+          .then((grant) => {
+            if (grant?.revokedAt === undefined) return;
+            live.endGrant(
+              grant.id,
+              `portcullis: grant ${grant.id} was revoked by ${grant.revokedBy ?? "someone"}${grant.revokeReason ? `: ${grant.revokeReason}` : ""}`,
+            );
+          })
+          .catch((err: unknown) =>
+            log.warn({ err, grant: change.id }, "approvals: could not read a changed grant"),
+          );
+      })
+    : undefined;
   return {
     store,
     gate,
@@ -115,6 +135,7 @@ export async function openApprovals(options: {
     notifier,
     async close() {
       clearInterval(expiry);
+      unsubscribe?.();
       await notifier.close(2000);
       await store.close();
     },

@@ -69,9 +69,29 @@ export interface RequestRecord {
     dryRun?: boolean;
     /** The masking profile the answer goes through (`none`: answered in clear by choice). */
     maskingProfile?: string;
+    /** The deciding rule lets streams the gateway cannot inspect pass unrecorded. */
+    unrecordedStreams?: boolean;
   };
   approvals?: string[];
   body?: BodyRef;
+}
+
+export interface StreamSummary {
+  protocol: string;
+  unrecorded?: boolean;
+  /** Port-forward connections, first 1000; `connectionCount` has them all. */
+  connections?: PortForwardConnection[];
+  connectionCount?: number;
+  bytesFromClient?: number;
+  bytesFromServer?: number;
+}
+
+export interface PortForwardConnection {
+  port: number;
+  bytesFromClient: number;
+  bytesFromServer: number;
+  /** Why the gateway refused this connection (and ended the port-forward). */
+  refused?: string;
 }
 
 export type Outcome = "completed" | "refused" | "failed" | "client_gone";
@@ -91,6 +111,12 @@ export interface CompletionRecord {
   sessionEnded?: string;
   /** An exec or attach session's asciicast v2 recording (blob when large); its hash is in the chain. */
   recording?: BodyRef;
+  /**
+   * A stream the gateway relayed: its protocol; for port-forward each
+   * connection's port and byte counts (never its content); `unrecorded` when
+   * a rule let a stream the gateway cannot inspect pass byte for byte.
+   */
+  stream?: StreamSummary;
   /**
    * The approval (its state and every decision: who, when, why) the call went
    * through or was refused by, or the grant that let it through.

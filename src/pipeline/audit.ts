@@ -116,6 +116,7 @@ export function auditStage(options: AuditStageOptions): Stage<Decided, Recorded>
         ...(ctx.decision.message ? { reason: ctx.decision.message } : {}),
         ...(ctx.dryRun ? { dryRun: true } : {}),
         ...(ctx.decision.maskingProfile ? { maskingProfile: ctx.decision.maskingProfile } : {}),
+        ...(ctx.decision.unrecordedStreams ? { unrecordedStreams: true } : {}),
       },
     };
     if (level !== "Metadata" && requestBody !== undefined && requestBody.length > 0) {
@@ -177,6 +178,7 @@ export function auditStage(options: AuditStageOptions): Stage<Decided, Recorded>
       if (masked && masked.length > 0) record.masked = masked;
       const completionBlobs: Blob[] = [];
       if (ctx.outcome.sessionEnded) record.sessionEnded = ctx.outcome.sessionEnded;
+      if (ctx.outcome.stream) record.stream = ctx.outcome.stream;
       const recording = ctx.outcome.recording;
       if (recording !== undefined) {
         const { ref, blob } = bodyRef(

@@ -2,6 +2,7 @@ import type { Logger } from "pino";
 import { readRequestBody } from "../audit/body.ts";
 import { execRequest } from "../kube/exec-request.ts";
 import { requestHasBody } from "../kube/headers.ts";
+import { portForwardRequest } from "../kube/portforward-request.ts";
 import type { Upstream } from "../kube/upstream.ts";
 import { currentObject, dryRunWrite, parseObject, type UpstreamAnswer } from "../policy/dry-run.ts";
 import type { PolicyDecision, PolicyEngine, PolicyRequest } from "../policy/engine.ts";
@@ -51,6 +52,8 @@ export function decideStage(options: DecideOptions): Stage<Classified, Decided> 
     };
     const exec = execRequest(info, ctx.req.url ?? info.path);
     if (exec) request.exec = exec;
+    const portForward = portForwardRequest(info, ctx.req.url ?? info.path);
+    if (portForward) request.portForward = portForward;
     const needs = info.isResourceRequest
       ? engine.needsObject(request)
       : { object: false, oldObject: false };
@@ -127,6 +130,17 @@ export function decideStage(options: DecideOptions): Stage<Classified, Decided> 
             }
           }
         : undefined;
+    const judgePortForward = portForward
+      ? (port: number) => {
+          try {
+            return engine.decide({ ...request, portForward: { ports: [port], connection: true } });
+          } catch (err) {
+            return failClosed(
+              `portcullis: the port-forward connection could not be judged: ${(err as Error).message}`,
+            );
+          }
+        }
+      : undefined;
     await next({
       ...ctx,
       decision,
@@ -135,6 +149,7 @@ export function decideStage(options: DecideOptions): Stage<Classified, Decided> 
       refusal,
       namespaceLabels,
       ...(judgeTypedLine ? { judgeTypedLine } : {}),
+      ...(judgePortForward ? { judgePortForward } : {}),
     });
   };
 }

@@ -2,6 +2,13 @@ import type { ApprovalGate } from "../approvals/gate.ts";
 import { PortcullisError } from "../errors.ts";
 import { approvalSchema } from "../policy/schema.ts";
 import type { Recorded, Stage } from "../server/context.ts";
+import { streamKind } from "./session.ts";
+
+function describeUpgrade(ctx: Recorded): string {
+  const upgrade = String(ctx.req.headers.upgrade ?? "unknown");
+  const sub = ctx.requestInfo.subresource || ctx.requestInfo.verb;
+  return `${sub} over ${upgrade}`;
+}
 
 /**
  * enforce: acts on the decision once the call is on record. A refusal here
@@ -33,6 +40,20 @@ export function enforceStage(
       });
       res.end(refusal.body);
       return;
+    }
+    if (
+      ctx.transport.kind === "upgrade" &&
+      decision.action !== "deny" &&
+      streamKind(ctx) === "uninspectable"
+    ) {
+      if (!decision.unrecordedStreams) {
+        throw new PortcullisError(
+          "forbidden",
+          `portcullis: this stream cannot be inspected (${describeUpgrade(ctx)}), so it is refused rather than relayed unrecorded. For exec and attach use kubectl 1.30 or later, which streams over WebSockets; an operator can let such streams through unrecorded with a rule that says streams: {unrecorded: allow}`,
+        );
+      }
+      // Recorded in the completion record: this stream passed unseen, by rule.
+      ctx.outcome.stream = { protocol: describeUpgrade(ctx), unrecorded: true };
     }
     switch (decision.action) {
       case "allow":

@@ -1,5 +1,5 @@
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from "node:http";
-import type { Duplex } from "node:stream";
+import { type Duplex, PassThrough, Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { PortcullisError } from "../errors.ts";
 import {
@@ -24,7 +24,9 @@ import {
 import type { Classified, Masked, ResponseMasking, Terminal } from "../server/context.ts";
 import { serializeResponseHead } from "../server/raw-response.ts";
 import type { LiveCalls } from "../sessions/live.ts";
-import { isInspectableSession, relaySession } from "./session.ts";
+import { registerLiveCall } from "./live-call.ts";
+import { relayPortForward } from "./portforward.ts";
+import { relaySession, streamKind } from "./session.ts";
 
 /** Largest non-101 answer to an upgrade request that is relayed (a Status, in practice). */
 const maxUpgradeRefusalBytes = 1 << 20;
@@ -109,10 +111,16 @@ function longRunning(ctx: Masked): string | undefined {
 export function forwardStage(upstream: Upstream, live?: LiveCalls): Terminal<Masked> {
   return async function forward(ctx) {
     if (ctx.transport.kind === "upgrade") {
-      if (isInspectableSession(ctx)) {
-        return relaySession(ctx, upstream, ctx.transport.socket, ctx.transport.head, live);
+      const { socket, head } = ctx.transport;
+      switch (streamKind(ctx)) {
+        case "exec":
+          return relaySession(ctx, upstream, socket, head, live);
+        case "portforward":
+          return relayPortForward(ctx, upstream, socket, head, live);
+        default:
+          // Only with a rule's `streams.unrecorded: allow` (enforce refuses otherwise).
+          return relayUpgrade(ctx, upstream, socket, head);
       }
-      return relayUpgrade(ctx, upstream, ctx.transport.socket, ctx.transport.head);
     }
     const res = ctx.transport.res;
     const upstreamRequest = upstream.request({
@@ -157,18 +165,7 @@ export function forwardStage(upstream: Upstream, live?: LiveCalls): Terminal<Mas
       return relayResponse(ctx, upstreamResponse, res, masker, undefined);
     }
     const kill = new AbortController();
-    const info = ctx.requestInfo;
-    const unregister = live.add({
-      requestId: ctx.id,
-      username: ctx.identity.username,
-      kind,
-      target: [info.namespace, info.name || info.resource].filter(Boolean).join("/"),
-      startedAt: new Date().toISOString(),
-      end(reason) {
-        ctx.outcome.sessionEnded = reason;
-        kill.abort();
-      },
-    });
+    const unregister = registerLiveCall(live, ctx, kind, () => kill.abort());
     try {
       await relayResponse(ctx, upstreamResponse, res, masker, kill.signal);
     } finally {
@@ -301,12 +298,43 @@ function relayResponse(
   });
 }
 
-/** Relays an HTTP/1.1 upgrade (exec, attach, port-forward) byte for byte. */
-async function relayUpgrade(
+/** Watches (and may hold back) the bytes of an upgraded connection, each way. */
+export interface UpgradeTap {
+  /** The bytes to send on (the same chunk, usually), or null to hold them back. */
+  fromClient(chunk: Buffer): Buffer | null;
+  fromServer(chunk: Buffer): Buffer | null;
+  /** Once upgraded: how the tap writes bytes of its own to the client, or ends both sides. */
+  opened(control: UpgradeControl): void;
+}
+
+export interface UpgradeControl {
+  sendToClient(bytes: Buffer): void;
+  /** Ends the client's side after what was written to it, and drops the upstream. */
+  end(): void;
+}
+
+function tapStream(see: (chunk: Buffer) => Buffer | null): Transform {
+  return new Transform({
+    transform(chunk: Buffer, _encoding, callback) {
+      try {
+        callback(null, see(chunk) ?? undefined);
+      } catch (err) {
+        callback(err as Error);
+      }
+    },
+  });
+}
+
+/**
+ * Relays an HTTP/1.1 upgrade byte for byte: a raw SPDY port-forward (through
+ * `tap`), or a stream a rule lets pass unrecorded.
+ */
+export async function relayUpgrade(
   ctx: Classified,
   upstream: Upstream,
   client: Duplex,
   head: Buffer,
+  tap?: UpgradeTap,
 ): Promise<void> {
   const headers = upstreamHeaders(ctx);
   headers.connection = "Upgrade";
@@ -329,8 +357,10 @@ async function relayUpgrade(
         client.write(
           serializeResponseHead(ctx.outcome.status, response.statusMessage, response.rawHeaders),
         );
-        if (upstreamHead.length > 0) client.write(upstreamHead);
-        if (head.length > 0) upstreamSocket.write(head);
+        const toClient = tap ? tapStream((chunk) => tap.fromServer(chunk)) : new PassThrough();
+        const toServer = tap ? tapStream((chunk) => tap.fromClient(chunk)) : new PassThrough();
+        if (upstreamHead.length > 0) toClient.write(upstreamHead);
+        if (head.length > 0) toServer.write(head);
         upstreamSocket.on("data", (chunk: Buffer) => {
           ctx.outcome.bytesOut += chunk.length;
         });
@@ -339,11 +369,20 @@ async function relayUpgrade(
           open -= 1;
           if (open === 0) resolve();
         };
-        pipeline(upstreamSocket, client).then(done, () => {
+        tap?.opened({
+          sendToClient: (bytes) => {
+            if (!client.destroyed) client.write(bytes);
+          },
+          end: () => {
+            client.end();
+            upstreamSocket.destroy();
+          },
+        });
+        pipeline(upstreamSocket, toClient, client).then(done, () => {
           client.destroy();
           resolve();
         });
-        pipeline(client, upstreamSocket).then(done, () => {
+        pipeline(client, toServer, upstreamSocket).then(done, () => {
           upstreamSocket.destroy();
           resolve();
         });

@@ -70,8 +70,8 @@ describe("mask stage", () => {
       refusedWith("not_acceptable", /application\/json/),
     );
     for (const [subresource, upgrade] of [
-      ["portforward", "websocket"],
       ["exec", "SPDY/3.1"],
+      ["attach", "SPDY/3.1"],
     ] as const) {
       await assert.rejects(
         stage(context("default", { upgrade, subresource }), async () => {}),
@@ -83,7 +83,16 @@ describe("mask stage", () => {
   test("exec and attach over WebSocket pass, to be masked frame by frame", async () => {
     for (const subresource of ["exec", "attach"]) {
       const masked = await passed(context("default", { upgrade: "websocket", subresource }));
-      assert.equal(masked.masking?.profile.name, "default");
+      assert.equal(masked.sessionMasking?.profile.name, "default");
+      assert.equal(masked.masking, undefined);
+    }
+  });
+
+  test("port-forward passes unmasked: its content is the pod's own protocol, on a named port", async () => {
+    for (const upgrade of ["websocket", "SPDY/3.1"]) {
+      const passedOn = await passed(context("default", { upgrade, subresource: "portforward" }));
+      assert.equal(passedOn.masking, undefined);
+      assert.equal(passedOn.sessionMasking, undefined);
     }
   });
 });

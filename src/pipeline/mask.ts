@@ -3,15 +3,17 @@ import { negotiate } from "../masking/negotiate.ts";
 import { type ProfileSet, UnknownProfileError } from "../masking/profiles.ts";
 import { MaskTally } from "../masking/tally.ts";
 import type { Masked, Recorded, Stage } from "../server/context.ts";
-import { isInspectableSession } from "./session.ts";
+import { streamKind } from "./session.ts";
 
 /**
  * mask: turns the decision's masking profile into what forwarding needs:
  * the profile, the Accept header to send upstream (JSON, whatever the client
  * asked for) and the form to answer in. Fails closed: a profile that is not
- * configured, a client that accepts nothing the masker can produce, or an
- * interactive stream (not maskable in this version) is refused, never
- * answered in clear.
+ * configured, a client that accepts nothing the masker can produce, or a
+ * stream the gateway cannot inspect is refused, never answered in clear.
+ * exec and attach sessions get their output masked; port-forward carries no
+ * API data (its content is the pod's own protocol, on a pod and port a rule
+ * named) and is not masked.
  */
 export function maskStage(profiles: ProfileSet): Stage<Recorded, Masked> {
   return async function mask(ctx, next) {
@@ -29,19 +31,18 @@ export function maskStage(profiles: ProfileSet): Stage<Recorded, Masked> {
     }
     if (profile === undefined) return next({ ...ctx, masking: undefined });
     if (ctx.transport.kind === "upgrade") {
-      if (!isInspectableSession(ctx)) {
+      const kind = streamKind(ctx);
+      if (kind === "portforward") return next({ ...ctx, masking: undefined });
+      if (kind === "uninspectable") {
         throw new PortcullisError(
           "forbidden",
-          `portcullis: rule ${ctx.decision.ruleId}: this call may only be answered through the "${name}" masking profile, and this stream cannot be masked (port-forward, or an SPDY upgrade: use kubectl 1.30 or later for exec and attach); the call is refused rather than streamed in clear`,
+          `portcullis: rule ${ctx.decision.ruleId}: this call may only be answered through the "${name}" masking profile, and this stream cannot be masked (exec or attach over SPDY: use kubectl 1.30 or later); the call is refused rather than streamed in clear`,
         );
       }
       // exec and attach over WebSocket: stdout and stderr are masked frame by frame.
       const tally = new MaskTally();
       ctx.outcome.masked = tally;
-      return next({
-        ...ctx,
-        masking: { profile, tally, upstreamAccept: "", answer: "json" },
-      });
+      return next({ ...ctx, masking: undefined, sessionMasking: { profile, tally } });
     }
     const negotiated = negotiate(ctx.req.headers.accept);
     if ("refuse" in negotiated) {

@@ -22,18 +22,30 @@ import { AsciicastRecorder } from "../sessions/recording/asciicast.ts";
 import { StdinLineTracker } from "../sessions/stdin-lines.ts";
 import { type ExecSession, relayExecStream, StreamRefusal } from "../sessions/ws-relay.ts";
 import { upstreamHeaders } from "./forward.ts";
+import { registerLiveCall } from "./live-call.ts";
 
 const FLUSH_MS = 25;
 
-/** Is this upgrade an exec or attach over WebSocket (what the gateway can inspect)? */
-export function isInspectableSession(ctx: Pick<Masked, "requestInfo" | "req">): boolean {
+/**
+ * What the gateway can see of an upgrade: `exec` (exec or attach over
+ * WebSocket: every frame, recorded and masked), `portforward` (over
+ * WebSocket or SPDY: each connection's port and byte counts), or
+ * `uninspectable` (exec or attach over SPDY, proxy upgrades): refused unless
+ * a rule lets it pass unrecorded.
+ */
+export type StreamKind = "exec" | "portforward" | "uninspectable";
+
+export function streamKind(ctx: Pick<Masked, "requestInfo" | "req">): StreamKind {
   const info = ctx.requestInfo;
   const upgrade = String(ctx.req.headers.upgrade ?? "").toLowerCase();
-  return (
-    info.resource === "pods" &&
-    (info.subresource === "exec" || info.subresource === "attach") &&
-    upgrade === "websocket"
-  );
+  if (info.resource !== "pods") return "uninspectable";
+  if ((info.subresource === "exec" || info.subresource === "attach") && upgrade === "websocket") {
+    return "exec";
+  }
+  if (info.subresource === "portforward" && (upgrade === "websocket" || upgrade === "spdy/3.1")) {
+    return "portforward";
+  }
+  return "uninspectable";
 }
 
 export async function relaySession(
@@ -54,7 +66,7 @@ export async function relaySession(
     startedAt: Date.now(),
     command: ctx.req.url ?? "",
   });
-  const masking = ctx.masking;
+  const masking = ctx.sessionMasking;
   const maskers = masking
     ? new Map(
         [Channel.stdout, Channel.stderr].map((channel) => [
@@ -161,19 +173,12 @@ export async function relaySession(
   session = opened.session;
   ctx.outcome.status = 101;
   const open = session;
-  const info = ctx.requestInfo;
-  const unregister = live?.add({
-    requestId: ctx.id,
-    username: ctx.identity.username,
-    kind: info.subresource,
-    target: `${info.namespace}/${info.name}`,
-    startedAt: new Date().toISOString(),
-    end(reason) {
-      ctx.outcome.sessionEnded = reason;
+  const unregister =
+    live &&
+    registerLiveCall(live, ctx, ctx.requestInfo.subresource, (reason) => {
       recorder.marker(reason, Date.now());
       open.kill(reason);
-    },
-  });
+    });
   await session.closed;
   unregister?.();
   if (flushTimer) clearTimeout(flushTimer);

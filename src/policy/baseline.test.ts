@@ -137,7 +137,11 @@ test("exec, attach and port-forward are refused to agents unless their allow-lis
     const path = `/api/v1/namespaces/team-a/pods/web/${sub}`;
     assertDecision(decide("POST", path), "deny", "baseline/no-exec-by-default");
     assertDecision(decide("GET", path), "deny", "baseline/no-exec-by-default");
-    assertDecision(decide("POST", path, human), "allow", "baseline:default");
+    assertDecision(
+      decide("POST", path, human),
+      sub === "portforward" ? "deny" : "allow",
+      sub === "portforward" ? "baseline/port-forward-named-ports" : "baseline:default",
+    );
   }
   const team = policyFromSpec(`defaultAction: allow
 agents:
@@ -169,6 +173,78 @@ agents:
     evaluate(policy, input("POST", exec, { subject: "wildcard" })),
     "deny",
     "baseline/no-exec-by-default",
+  );
+});
+
+test("port-forward goes only to pods and ports an allow or approve rule names", () => {
+  const team = policyFromSpec(`defaultAction: allow
+agents:
+  - name: tunnel
+    allow:
+      - { verbs: [create, get], resources: [pods/portforward], namespaces: [team-a] }
+rules:
+  - id: team/db-needs-approval
+    reason: the database port is opened on approval
+    match: { resources: [pods/portforward], names: [db-*], ports: [5432] }
+    action: approve
+  - id: team/web-http
+    reason: web pods' HTTP ports
+    match: { resources: [pods/portforward], names: [web], ports: [8080, "9000-9010"] }
+    action: allow
+  - id: team/closed
+    reason: a deny naming ports opens nothing
+    match: { resources: [pods/portforward], names: [cache], ports: [6379] }
+    action: deny`);
+  const policy = composePolicies(baselinePolicy(), team);
+  const at = (pod: string, ports = "") =>
+    `/api/v1/namespaces/team-a/pods/${pod}/portforward${ports ? `?ports=${ports}` : ""}`;
+  const person = (path: string) => evaluate(policy, input("GET", path, human));
+  // Named pod and ports, or no ports yet (each connection is judged with its own).
+  assertDecision(person(at("web", "8080")), "allow", "team/web-http");
+  assertDecision(person(at("web", "8080,9005")), "allow", "team/web-http");
+  assertDecision(person(at("web")), "allow", "team/web-http");
+  // One port of the call not named: refused by the baseline.
+  const refused = person(at("web", "8080,22"));
+  assertDecision(refused, "deny", "baseline/port-forward-named-ports");
+  assert.match(refused.message, /names with match.names and match.ports/);
+  assertDecision(person(at("api", "8080")), "deny", "baseline/port-forward-named-ports");
+  assertDecision(person(at("cache", "6379")), "deny", "baseline/port-forward-named-ports");
+  // One connection being judged: its port alone.
+  const connection = (port: number) =>
+    evaluate(policy, {
+      ...input("GET", at("web"), human),
+      portForward: { ports: [port], connection: true },
+    });
+  assertDecision(connection(9010), "allow", "team/web-http");
+  assertDecision(connection(9011), "deny", "baseline/port-forward-named-ports");
+  // approve rules name ports too; the agent still needs its allow-list entry.
+  assertDecision(
+    evaluate(policy, input("GET", at("db-1", "5432"), { subject: "tunnel" })),
+    "approve",
+    "team/db-needs-approval",
+  );
+  assertDecision(
+    evaluate(policy, input("GET", at("web", "8080"), { subject: "other" })),
+    "deny",
+    "baseline/no-exec-by-default",
+  );
+  assert.throws(
+    () =>
+      policyFromSpec(`rules:
+  - id: t/no-names
+    reason: ports without pods
+    match: { resources: [pods/portforward], ports: [80] }
+    action: allow`),
+    /ports.*must name the pods/,
+  );
+  assert.throws(
+    () =>
+      policyFromSpec(`rules:
+  - id: t/bad-range
+    reason: a backwards range
+    match: { resources: [pods/portforward], names: [web], ports: ["90-80"] }
+    action: allow`),
+    /range of ports/,
   );
 });
 

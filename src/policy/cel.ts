@@ -9,7 +9,10 @@
  * and `request.exec` ({command, container, stdin, tty, typed, line, uncertain}
  * for pods/exec and pods/attach, null otherwise; `typed` is true when a line
  * typed into the session is judged, `line` its text, `uncertain` when history
- * recall or completion may make the shell run something else).
+ * recall or completion may make the shell run something else), and
+ * `request.portForward` ({ports, connection} for pods/portforward, null
+ * otherwise; `ports` are those the call names, or the one port of a
+ * connection being judged when `connection` is true).
  *
  * Conditions are parsed and type-checked once, at load. Optional chaining
  * (`object.?spec.?replicas.orValue(1)`), `has()`, `exists`, `all`, `exists_one`,
@@ -169,6 +172,9 @@ function celVariables(input: PolicyInput): CelVariables {
             line: input.exec.typed?.line ?? "",
             uncertain: input.exec.typed?.uncertain ?? false,
           }
+        : null,
+      portForward: input.portForward
+        ? { ports: [...input.portForward.ports], connection: input.portForward.connection ?? false }
         : null,
     },
     identity: {

@@ -6,6 +6,7 @@
 import type { AuditLevel } from "../audit/record.ts";
 import type { Identity } from "../identity/identity.ts";
 import type { ExecRequest } from "../kube/exec-request.ts";
+import type { PortForwardRequest } from "../kube/portforward-request.ts";
 import type { RequestInfo } from "../kube/request-info.ts";
 import type { ApprovalSpec } from "./schema.ts";
 
@@ -19,6 +20,8 @@ export interface PolicyRequest {
   namespaceLabels?: Record<string, string>;
   /** For pods/exec and pods/attach: the command, container and streams asked for. */
   exec?: ExecRequest;
+  /** For pods/portforward: the ports asked for, or one connection's port. */
+  portForward?: PortForwardRequest;
 }
 
 export interface PolicyInput extends PolicyRequest {
@@ -36,6 +39,8 @@ export interface PolicyDecision {
   maskingProfile?: string;
   /** For `approve`: who may approve, how many, hold or retry, and for how long. */
   approval?: ApprovalSpec;
+  /** An SPDY exec or attach may pass unrecorded (the rule's `streams.unrecorded: allow`). */
+  unrecordedStreams?: boolean;
 }
 
 export interface PolicyEngine {

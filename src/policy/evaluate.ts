@@ -35,6 +35,8 @@ export function evaluate(policy: CompiledPolicy, input: PolicyInput): Decision {
   }
 
   const variablesFor = lazyVariables(input);
+  if (facts.resourceKey === "pods/portforward")
+    facts.portNamed = portNamed(policy, facts, variablesFor);
   let decision: Answer | undefined;
   for (const layer of policy.layers) {
     const answer = evaluateLayer(layer, facts, variablesFor, trace);
@@ -45,6 +47,31 @@ export function evaluate(policy: CompiledPolicy, input: PolicyInput): Decision {
     return { action: "deny", ruleId: "portcullis:no-policy", message: "no policy loaded", trace };
   }
   return decision.decision;
+}
+
+/**
+ * Whether a rule that lets the call through (allow or approve) and names
+ * ports covers this port-forward: its pods, every port, its condition. Only
+ * then does the baseline's `unlessPortNamed` rule step aside. A condition
+ * that cannot be evaluated names nothing (fail closed).
+ */
+function portNamed(
+  policy: CompiledPolicy,
+  facts: RequestFacts,
+  variablesFor: (uses: { object: boolean; oldObject: boolean }) => CelVariables,
+): boolean {
+  for (const layer of policy.layers) {
+    for (const rule of layer.rules) {
+      if (!rule.ports || rule.action === "deny" || matchRule(rule, facts) !== undefined) continue;
+      if (rule.condition === undefined) return true;
+      try {
+        if (rule.condition.run(variablesFor(rule.condition.uses))) return true;
+      } catch (err) {
+        if (!(err instanceof CelRuntimeError)) throw err;
+      }
+    }
+  }
+  return false;
 }
 
 /** A layer's answer; `byDefault` when no rule of the layer matched. */
@@ -113,6 +140,7 @@ function ruleDecision(rule: CompiledRule, trace: TraceEntry[]): Decision {
   if (rule.auditLevel !== undefined) decision.auditLevel = rule.auditLevel;
   if (rule.maskingProfile !== undefined) decision.maskingProfile = rule.maskingProfile;
   if (rule.approval !== undefined) decision.approval = rule.approval;
+  if (rule.unrecordedStreams) decision.unrecordedStreams = true;
   return decision;
 }
 

@@ -9,7 +9,7 @@ import { CelCompileError, compileCondition } from "./cel.ts";
 import { compilePatterns } from "./glob.ts";
 import { skipReasons } from "./match.ts";
 import { approvalSchema, type PolicyDocument, policySchema, type RuleSpec } from "./schema.ts";
-import type { CompiledPolicy, CompiledRule, PolicyLayer } from "./types.ts";
+import type { CompiledPolicy, CompiledRule, PolicyLayer, PortSet } from "./types.ts";
 import { parseYamlWithSchema, YamlDocumentError } from "./yaml.ts";
 
 /** A policy that cannot be used; `problems` has one line per problem. */
@@ -91,6 +91,17 @@ export function compilePolicy(
   return { layers: [layer] };
 }
 
+function compilePorts(ports: Array<number | [number, number]>): PortSet {
+  const ranges = ports.map((p) =>
+    typeof p === "number" ? ([p, p] as const) : ([p[0], p[1]] as const),
+  );
+  return {
+    ranges,
+    has: (port) => ranges.some(([lo, hi]) => port >= lo && port <= hi),
+    text: ranges.map(([lo, hi]) => (lo === hi ? String(lo) : `${lo}-${hi}`)).join(", "),
+  };
+}
+
 function compileRule(rule: RuleSpec): CompiledRule {
   const m = rule.match;
   const set = (p: string[] | undefined) => (p === undefined ? undefined : compilePatterns(p));
@@ -102,6 +113,7 @@ function compileRule(rule: RuleSpec): CompiledRule {
     auditLevel: rule.audit?.level,
     maskingProfile: rule.masking?.profile,
     approval: rule.action === "approve" ? (rule.approval ?? approvalSchema.parse({})) : undefined,
+    unrecordedStreams: rule.streams?.unrecorded === "allow" ? true : undefined,
     kinds: m.identity?.kinds && new Set(m.identity.kinds),
     subjects: set(m.identity?.subjects),
     usernames: set(m.identity?.usernames),
@@ -114,6 +126,8 @@ function compileRule(rule: RuleSpec): CompiledRule {
     names: set(m.names),
     nonResourceURLs: set(m.nonResourceURLs),
     unlessAllowListed: m.unlessAllowListed ?? false,
+    ports: m.ports === undefined ? undefined : compilePorts(m.ports),
+    unlessPortNamed: m.unlessPortNamed ?? false,
     needsResource: [m.apiGroups, m.resources, m.namespaces, m.names].some((f) => f !== undefined),
     condition: rule.condition === undefined ? undefined : compileCondition(rule.condition),
   };

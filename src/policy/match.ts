@@ -15,6 +15,8 @@ export interface RequestFacts {
   resourceKey: string;
   /** The caller is an agent whose allow-list names `resourceKey` without a wildcard. */
   allowListNamed: boolean;
+  /** A port-forward whose pod and every port an allow or approve rule with `ports` names. */
+  portNamed: boolean;
 }
 
 export function requestFacts(input: PolicyInput, allowListNamed: boolean): RequestFacts {
@@ -24,6 +26,7 @@ export function requestFacts(input: PolicyInput, allowListNamed: boolean): Reque
     verb: input.requestInfo.verb,
     resourceKey: subresource === "" ? resource : `${resource}/${subresource}`,
     allowListNamed,
+    portNamed: false,
   };
 }
 
@@ -44,6 +47,7 @@ export interface SkipReasons {
   namespaces: string;
   names: string;
   namespaceSelector: string;
+  ports: string;
 }
 
 export function skipReasons(rule: Omit<CompiledRule, "skip">): SkipReasons {
@@ -62,6 +66,7 @@ export function skipReasons(rule: Omit<CompiledRule, "skip">): SkipReasons {
     namespaceSelector: rule.namespaceSelector
       ? `namespace labels do not match ${showSelector(rule.namespaceSelector)}`
       : "",
+    ports: `a port of the call is not in ${rule.ports?.text ?? ""}`,
   };
 }
 
@@ -69,6 +74,7 @@ const RESOURCE_ONLY = "a resource request (the rule names nonResourceURLs)";
 const CLUSTER_SCOPED_SELECTOR = "cluster-scoped request (the rule has a namespaceSelector)";
 const CLUSTER_SCOPED_NAMESPACES = "cluster-scoped request (the rule names namespaces)";
 const NON_RESOURCE = "non-resource request (the rule names resources)";
+const NOT_PORT_FORWARD = "not a port-forward (the rule names ports)";
 
 /**
  * @param assumeLabels treat unknown namespace labels as matching (to ask
@@ -101,8 +107,17 @@ export function matchRule(
       return skip.namespaceSelector;
     }
   }
+  if (rule.ports) {
+    if (facts.resourceKey !== "pods/portforward") return NOT_PORT_FORWARD;
+    // No ports yet (kubectl's SPDY protocols): each connection is judged with its own.
+    const ports = facts.input.portForward?.ports ?? [];
+    if (!ports.every((port) => rule.ports?.has(port))) return skip.ports;
+  }
   if (rule.unlessAllowListed && facts.allowListNamed) {
     return `the agent's allow-list names ${facts.resourceKey}`;
+  }
+  if (rule.unlessPortNamed && facts.portNamed) {
+    return "a rule names this pod and its ports";
   }
   return undefined;
 }

@@ -5,6 +5,7 @@
 
 import type { Identity } from "../identity/identity.ts";
 import { execRequest } from "../kube/exec-request.ts";
+import { portForwardRequest } from "../kube/portforward-request.ts";
 import { classifyRequest } from "../kube/request-info.ts";
 import type { TestIdentitySpec } from "./schema.ts";
 import type { PolicyInput } from "./types.ts";
@@ -47,5 +48,7 @@ export function sampleInput(request: SampleRequest): PolicyInput {
   if (request.oldObject !== undefined) input.oldObject = request.oldObject;
   const exec = execRequest(input.requestInfo, request.path);
   if (exec) input.exec = exec;
+  const portForward = portForwardRequest(input.requestInfo, request.path);
+  if (portForward) input.portForward = portForward;
   return input;
 }

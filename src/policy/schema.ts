@@ -45,6 +45,20 @@ const labelSelectorSchema = z
   .strict();
 export type LabelSelector = z.output<typeof labelSelectorSchema>;
 
+const port = z.number().int().min(1).max(65535);
+/** A port, or an inclusive range written "9000-9100". */
+const portOrRange = z.union([
+  port,
+  z
+    .string()
+    .regex(/^\d{1,5}-\d{1,5}$/, 'a port number or a range like "9000-9100"')
+    .transform((text) => text.split("-").map(Number) as [number, number])
+    .refine(
+      ([lo, hi]) => lo >= 1 && hi <= 65535 && lo <= hi,
+      "a range of ports from 1 to 65535, low first",
+    ),
+]);
+
 const matchSchema = z
   .object({
     identity: identityMatchSchema,
@@ -62,9 +76,20 @@ const matchSchema = z
      * request's resource exactly (a pattern with `*` does not count).
      */
     unlessAllowListed: z.boolean(),
+    /**
+     * Port-forward: the pod ports this rule covers (`8080`, `"9000-9100"`).
+     * Such a rule matches only pods/portforward calls and must name its pods.
+     */
+    ports: z.array(portOrRange).min(1, "must list at least one port"),
+    /** The rule does not apply when an allow or approve rule with `ports` covers the port-forward. */
+    unlessPortNamed: z.boolean(),
   })
   .partial()
-  .strict();
+  .strict()
+  .refine((m) => m.ports === undefined || m.names !== undefined, {
+    message: "a rule with ports must name the pods it opens (names)",
+    path: ["ports"],
+  });
 export type RuleMatch = z.output<typeof matchSchema>;
 
 /** `90s`, `10m`, `1h`: a duration of at most a day. */
@@ -110,8 +135,22 @@ const ruleSchema = z
     masking: z.object({ profile: name }).strict().optional(),
     /** For `action: approve`: who may approve, how many, and how the caller waits. */
     approval: approvalSchema.optional(),
+    /**
+     * Streams the gateway cannot inspect (exec or attach over SPDY, from a
+     * kubectl before 1.30) are refused; `unrecorded: allow` lets them pass,
+     * relayed byte for byte and not recorded, masked or guarded. Each such
+     * call's records say so.
+     */
+    streams: z
+      .object({ unrecorded: z.enum(["allow", "refuse"]) })
+      .strict()
+      .optional(),
   })
   .strict()
+  .refine((rule) => rule.streams?.unrecorded !== "allow" || rule.action !== "deny", {
+    message: "streams.unrecorded: allow is for rules that allow or ask approval",
+    path: ["streams"],
+  })
   .refine((rule) => rule.approval === undefined || rule.action === "approve", {
     message: "approval is set only on rules whose action is approve",
     path: ["approval"],

@@ -2,6 +2,7 @@
 import type { AuditLevel } from "../audit/record.ts";
 import type { Identity } from "../identity/identity.ts";
 import type { ExecRequest } from "../kube/exec-request.ts";
+import type { PortForwardRequest } from "../kube/portforward-request.ts";
 import type { RequestInfo } from "../kube/request-info.ts";
 import type { CelProgram } from "./cel.ts";
 import type { PatternSet } from "./glob.ts";
@@ -25,6 +26,8 @@ export interface PolicyInput {
   dryRun?: boolean;
   /** For pods/exec and pods/attach: the command, container and streams asked for. */
   exec?: ExecRequest;
+  /** For pods/portforward: the ports asked for, or the one port of a connection being judged. */
+  portForward?: PortForwardRequest;
 }
 
 export interface TraceEntry {
@@ -41,6 +44,11 @@ export interface Decision {
   maskingProfile?: string;
   /** For `approve`: who may approve and how the caller waits. */
   approval?: ApprovalSpec;
+  /**
+   * A stream the gateway cannot inspect (an SPDY exec or attach) may pass
+   * unrecorded: the deciding rule said so (`streams: {unrecorded: allow}`).
+   */
+  unrecordedStreams?: boolean;
   trace: TraceEntry[];
 }
 
@@ -53,6 +61,7 @@ export interface CompiledRule {
   auditLevel?: AuditLevel;
   maskingProfile?: string;
   approval?: ApprovalSpec;
+  unrecordedStreams?: boolean;
   kinds?: ReadonlySet<string>;
   subjects?: PatternSet;
   usernames?: PatternSet;
@@ -65,10 +74,25 @@ export interface CompiledRule {
   names?: PatternSet;
   nonResourceURLs?: PatternSet;
   unlessAllowListed: boolean;
+  /** Port-forward only: the ports the rule names; every port of the call must be among them. */
+  ports?: PortSet;
+  /**
+   * The rule does not apply when a rule that allows or asks approval for
+   * this port-forward names the pod and every port it reaches.
+   */
+  unlessPortNamed: boolean;
   /** Any of apiGroups, resources, namespaces, names is given: only resource requests match. */
   needsResource: boolean;
   condition?: CelProgram;
   skip: SkipReasons;
+}
+
+/** Ports as written in a rule: single ports and inclusive ranges. */
+export interface PortSet {
+  ranges: ReadonlyArray<readonly [number, number]>;
+  has(port: number): boolean;
+  /** As written, for explanations: `8080, 9000-9100`. */
+  text: string;
 }
 
 export interface CompiledGrant {

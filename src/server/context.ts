@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Duplex } from "node:stream";
 import type { Logger } from "pino";
 import type { Admission } from "../approvals/gate.ts";
+import type { StreamSummary } from "../audit/record.ts";
 import type { Identity } from "../identity/identity.ts";
 import type { RequestInfo } from "../kube/request-info.ts";
 import type { MaskingProfile } from "../masking/profiles.ts";
@@ -28,6 +29,8 @@ export interface Outcome {
   sessionEnded?: string;
   /** An interactive session's asciicast v2 recording (what the client saw). */
   recording?: Buffer;
+  /** A relayed stream's protocol; port-forward connections; an unrecorded stream. */
+  stream?: StreamSummary;
   /** The grant or approval an approve-rule call went through or was refused by. */
   admission?: Admission;
 }
@@ -68,6 +71,8 @@ export interface Decided extends Classified {
   readonly namespaceLabels: Record<string, string> | undefined;
   /** For exec and attach with stdin: judges each line typed into the session. */
   readonly judgeTypedLine?: (line: TypedLine) => PolicyDecision;
+  /** For port-forward: judges each connection by the port it opens. */
+  readonly judgePortForward?: (port: number) => PolicyDecision;
 }
 
 /** After audit.begin: the call is on record; what forwarding needs from that. */
@@ -83,10 +88,14 @@ export interface Recorded extends Decided {
   readonly beforeResponseEnd: (() => Promise<void>) | undefined;
 }
 
-/** What masking a response needs, when the decision named a profile (other than `none`). */
-export interface ResponseMasking {
+/** What masking a session's output needs (exec and attach: stdout and stderr). */
+export interface SessionMasking {
   readonly profile: MaskingProfile;
   readonly tally: MaskTally;
+}
+
+/** What masking a response needs, when the decision named a profile (other than `none`). */
+export interface ResponseMasking extends SessionMasking {
   /** Accept header sent upstream instead of the client's (JSON only). */
   readonly upstreamAccept: string;
   /** The form the client gets: JSON, or CBOR for clients that accept only that. */
@@ -95,7 +104,10 @@ export interface ResponseMasking {
 
 /** After mask: how the response is to be masked, if at all. */
 export interface Masked extends Recorded {
+  /** HTTP answers. */
   readonly masking: ResponseMasking | undefined;
+  /** exec and attach sessions' output. */
+  readonly sessionMasking?: SessionMasking;
 }
 
 /** An onion stage: acts before and after the rest of the pipeline. */

@@ -3,7 +3,8 @@
  * attach sessions, watches, followed logs) is registered here while it
  * lasts, so an operator can end one call, or everything a user has open,
  * at once (`portcullis sessions kill`). Ending a call is recorded in its
- * completion record (`sessionEnded`).
+ * completion record (`sessionEnded`). Revoking the agent's token or the
+ * grant a call came through ends it too.
  */
 
 export interface LiveCall {
@@ -14,6 +15,8 @@ export interface LiveCall {
   /** Namespace/name of the pod or resource, for listing. */
   target: string;
   startedAt: string;
+  /** The grant that let the call through, if one did: revoking it ends the call. */
+  grant?: string;
   /** Ends the call at once, telling the client `reason` where the protocol allows. */
   end(reason: string): void;
 }
@@ -49,6 +52,15 @@ export class LiveCalls {
     let ended = 0;
     for (const call of [...this.#calls.values()]) {
       if (call.username === username && this.end(call.requestId, reason)) ended++;
+    }
+    return ended;
+  }
+
+  /** Ends every call a grant let through; how many. */
+  endGrant(grantId: string, reason: string): number {
+    let ended = 0;
+    for (const call of [...this.#calls.values()]) {
+      if (call.grant === grantId && this.end(call.requestId, reason)) ended++;
     }
     return ended;
   }

@@ -101,13 +101,62 @@ const abnormalClosure = 1006;
  */
 export async function relayExecStream(options: ExecRelayOptions): Promise<ExecRelayResult> {
   const protocol = acceptedProtocol(options.req);
-  const upstream = await openUpstream(options, protocol);
-  if (upstream.kind === "refused") {
-    relayRefusal(options.socket, upstream.response, upstream.body);
-    return { kind: "refused", statusCode: upstream.response.statusCode ?? 502 };
+  const hooks = options.hooks ?? {};
+  /** Decodes a channel frame and passes it through the hook; an undecodable frame ends the session. */
+  const onMessage =
+    (fromClient: boolean) =>
+    (raw: Buffer, isBinary: boolean): MessageVerdict => {
+      let frame: ReturnType<typeof decodeFrame>;
+      try {
+        frame = decodeFrame(protocol, raw, isBinary);
+      } catch (err) {
+        return {
+          close: 1002,
+          reason: (err as Error).message,
+          by: fromClient ? "client" : "upstream",
+        };
+      }
+      if (!frame) return null;
+      const { channel, payload } = frame;
+      const hook = fromClient ? hooks.onClientFrame : hooks.onServerFrame;
+      const result = hook ? hook(channel, payload) : payload;
+      if (result === "close") return { close: normalClosure, reason: "", by: "gateway" };
+      if (result === payload) return raw; // unchanged: no re-encoding
+      return result === null ? null : encodeFrame(protocol, channel, result);
+    };
+  const opened = await relayWebSocket({
+    req: options.req,
+    socket: options.socket,
+    head: options.head,
+    upstream: options.upstream,
+    protocol,
+    hooks: {
+      onClientMessage: onMessage(true),
+      onServerMessage: onMessage(false),
+      ...(hooks.onClose ? { onClose: hooks.onClose } : {}),
+    },
+    ...(options.highWaterMark !== undefined ? { highWaterMark: options.highWaterMark } : {}),
+    ...(options.handshakeTimeoutMs !== undefined
+      ? { handshakeTimeoutMs: options.handshakeTimeoutMs }
+      : {}),
+  });
+  if (opened.kind === "refused") return opened;
+  const relay = opened.relay;
+
+  function kill(reason: string): void {
+    if (relay.ended) return;
+    if (requested(options.req, "stderr")) {
+      relay.send(encodeFrame(protocol, Channel.stderr, `${reason}\n`));
+    }
+    relay.send(encodeFrame(protocol, Channel.error, errorChannelPayload(protocol, reason)));
+    relay.close(normalClosure, "", reason);
   }
-  const client = await acceptClient(options, upstream.socket);
-  return { kind: "open", session: joinSockets(options, protocol, client, upstream.socket) };
+
+  function sendToClient(channel: number, payload: Buffer | string): void {
+    relay.send(encodeFrame(protocol, channel, payload));
+  }
+
+  return { kind: "open", session: { protocol, kill, closed: relay.closed, sendToClient } };
 }
 
 /** The subprotocol the apiserver would pick, or a refusal naming what is wrong. */
@@ -123,16 +172,7 @@ function acceptedProtocol(req: IncomingMessage): Protocol {
   if (path.endsWith("/portforward")) {
     throw new StreamRefusal("port_forward", "portcullis: port-forward is not an exec stream");
   }
-  const key = req.headers["sec-websocket-key"];
-  if (
-    upgrade !== "websocket" ||
-    req.method !== "GET" ||
-    req.headers["sec-websocket-version"] !== "13" ||
-    typeof key !== "string" ||
-    !/^[+/0-9A-Za-z]{22}==$/.test(key)
-  ) {
-    throw new StreamRefusal("not_websocket", "portcullis: not a WebSocket version 13 upgrade");
-  }
+  checkWebSocketUpgrade(req);
   const offered = offeredProtocols(req.headers["sec-websocket-protocol"]);
   const protocol = negotiate(offered);
   if (!protocol) {
@@ -144,20 +184,122 @@ function acceptedProtocol(req: IncomingMessage): Protocol {
   return protocol;
 }
 
+/** Throws a StreamRefusal unless this is a well-formed WebSocket version 13 handshake. */
+export function checkWebSocketUpgrade(req: IncomingMessage): void {
+  const upgrade = String(req.headers.upgrade ?? "").toLowerCase();
+  const key = req.headers["sec-websocket-key"];
+  if (
+    upgrade !== "websocket" ||
+    req.method !== "GET" ||
+    req.headers["sec-websocket-version"] !== "13" ||
+    typeof key !== "string" ||
+    !/^[+/0-9A-Za-z]{22}==$/.test(key)
+  ) {
+    throw new StreamRefusal("not_websocket", "portcullis: not a WebSocket version 13 upgrade");
+  }
+}
+
+/**
+ * What a message hook decides: the bytes to send on (the same Buffer when
+ * unchanged), null to drop the message, or to end the session with a close.
+ */
+export type MessageVerdict =
+  | Buffer
+  | string
+  | null
+  | { close: number; reason: string; by: RelayInitiator };
+
+export interface WebSocketRelayHooks {
+  onClientMessage?(data: Buffer, isBinary: boolean): MessageVerdict;
+  onServerMessage?(data: Buffer, isBinary: boolean): MessageVerdict;
+  /** Once, after both sides have closed; the code and reason are the first close's. */
+  onClose?(info: RelayCloseInfo): void;
+}
+
+export interface WebSocketRelayOptions {
+  req: IncomingMessage;
+  socket: Duplex;
+  head: Buffer;
+  upstream: UpstreamSocketTarget;
+  /** The subprotocol to ask upstream for and to accept from the client (already negotiated). */
+  protocol: string;
+  hooks?: WebSocketRelayHooks;
+  /** Bytes buffered toward one side before the other side's reads pause. Default 1 MiB. */
+  highWaterMark?: number;
+  handshakeTimeoutMs?: number;
+}
+
+/** Two joined WebSockets, as the gateway sees them. */
+export interface WebSocketRelay {
+  protocol: string;
+  closed: Promise<RelayCloseInfo>;
+  /** The session is ending or over: nothing more is relayed. */
+  readonly ended: boolean;
+  /** True when the client's send buffer is empty (what was sent has been written out). */
+  readonly clientDrained: boolean;
+  /** Sends a message of the gateway's own to the client (binary unless a string). */
+  send(data: Buffer | string): void;
+  /** Ends both sides with this close; `why` is what the close info records. */
+  close(code: number, reason: string, why?: string): void;
+}
+
+export type WebSocketRelayResult =
+  | { kind: "open"; relay: WebSocketRelay }
+  | { kind: "refused"; statusCode: number };
+
+/**
+ * Relays one WebSocket upgrade message by message: the upstream first (so
+ * its HTTP refusal reaches the client as is), then the client's handshake,
+ * then both joined. Throws an upstream_unavailable PortcullisError when the
+ * API server cannot be reached, before the client socket is written to.
+ */
+export async function relayWebSocket(
+  options: WebSocketRelayOptions,
+): Promise<WebSocketRelayResult> {
+  const upstream = await openUpstream(options, options.protocol);
+  if (upstream.kind === "refused") {
+    relayRefusal(options.socket, upstream.response, upstream.body);
+    return { kind: "refused", statusCode: upstream.response.statusCode ?? 502 };
+  }
+  const client = await acceptClient(options, upstream.socket);
+  return { kind: "open", relay: joinSockets(options, client, upstream.socket) };
+}
+
 type UpstreamAnswer =
   | { kind: "open"; socket: WebSocket }
   | { kind: "refused"; response: IncomingMessage; body: Buffer };
 
-function openUpstream(options: ExecRelayOptions, protocol: Protocol): Promise<UpstreamAnswer> {
+/**
+ * `ws` accepts only RFC 7230 tokens as subprotocols, and the SPDY tunnel's
+ * name (`SPDY/3.1+portforward.k8s.io`) has a `/`. Such a name is sent as a
+ * plain header upstream, and checked and removed from the answer before
+ * `ws` looks at it (its `upgrade` event comes first); toward the client it
+ * is swapped for a token during the handshake and back in the answer's
+ * header lines (the server's `headers` event).
+ */
+const tokenPattern = /^[!#$%&'*+\-.0-9A-Z^_`|a-z~]+$/;
+const placeholderProtocol = "portcullis.placeholder";
+
+function openUpstream(options: WebSocketRelayOptions, protocol: string): Promise<UpstreamAnswer> {
   const { upstream } = options;
-  const socket = new WebSocket(upstream.url, [protocol], {
-    headers: upstream.headers,
+  const token = tokenPattern.test(protocol);
+  const socket = new WebSocket(upstream.url, token ? [protocol] : [], {
+    headers: token ? upstream.headers : { ...upstream.headers, "sec-websocket-protocol": protocol },
     perMessageDeflate: false,
     handshakeTimeout: options.handshakeTimeoutMs ?? 30_000,
     ...(upstream.ca ? { ca: upstream.ca } : {}),
     ...(upstream.cert ? { cert: upstream.cert } : {}),
     ...(upstream.key ? { key: upstream.key } : {}),
   });
+  if (!token) {
+    socket.once("upgrade", (response: IncomingMessage) => {
+      // Accepted only as exactly the name asked for; anything else is left
+      // for ws to refuse ("a subprotocol but none was requested").
+      if (response.headers["sec-websocket-protocol"] === protocol) {
+        delete response.headers["sec-websocket-protocol"];
+      }
+    });
+  }
   return new Promise((resolve, reject) => {
     const unreachable = (err: Error) => {
       const code = (err as NodeJS.ErrnoException).code ?? err.message;
@@ -205,16 +347,28 @@ function relayRefusal(client: Duplex, response: IncomingMessage, body: Buffer): 
   if (!client.destroyed) client.end(Buffer.concat([head, body]));
 }
 
-/** Accepts client handshakes only; it never listens. Picks what acceptedProtocol() picked. */
+/** The subprotocol each accepted handshake gets, chosen before the handshake. */
+const chosenProtocols = new WeakMap<IncomingMessage, string>();
+
+/** Accepts client handshakes only; it never listens. */
 const clientHandshakes = new WebSocketServer({
   noServer: true,
   perMessageDeflate: false,
-  handleProtocols: (_offered, req) =>
-    negotiate(offeredProtocols(req.headers["sec-websocket-protocol"])) ?? false,
+  handleProtocols: (_offered, req) => (chosenProtocols.has(req) ? placeholderProtocol : false),
+});
+clientHandshakes.on("headers", (lines: string[], req: IncomingMessage) => {
+  const protocol = chosenProtocols.get(req);
+  if (protocol === undefined) return;
+  const at = lines.indexOf(`Sec-WebSocket-Protocol: ${placeholderProtocol}`);
+  if (at >= 0) lines[at] = `Sec-WebSocket-Protocol: ${protocol}`;
 });
 
-function acceptClient(options: ExecRelayOptions, upstream: WebSocket): Promise<WebSocket> {
+function acceptClient(options: WebSocketRelayOptions, upstream: WebSocket): Promise<WebSocket> {
   const { socket } = options;
+  chosenProtocols.set(options.req, options.protocol);
+  // ws parses the offer before asking handleProtocols; a name that is not a
+  // token would fail that parse, so the offer it sees is the placeholder.
+  options.req.headers["sec-websocket-protocol"] = placeholderProtocol;
   return new Promise((resolve, reject) => {
     // ws drops a socket that closed before the handshake without calling back.
     const gone = () => {
@@ -232,11 +386,10 @@ function acceptClient(options: ExecRelayOptions, upstream: WebSocket): Promise<W
 
 /** Wires two open sockets together; the session lives until both have closed. */
 function joinSockets(
-  options: ExecRelayOptions,
-  protocol: Protocol,
+  options: WebSocketRelayOptions,
   client: WebSocket,
   upstream: WebSocket,
-): ExecSession {
+): WebSocketRelay {
   const hooks = options.hooks ?? {};
   const highWaterMark = options.highWaterMark ?? defaultHighWaterMark;
   let first: RelayCloseInfo | undefined;
@@ -264,21 +417,12 @@ function joinSockets(
     return function onMessage(data: WebSocket.RawData, isBinary: boolean): void {
       if (first) return;
       const raw = data as Buffer;
-      let frame: ReturnType<typeof decodeFrame>;
-      try {
-        frame = decodeFrame(protocol, raw, isBinary);
-      } catch (err) {
-        end(fromClient ? "client" : "upstream", 1002, (err as Error).message);
-        return;
-      }
-      if (!frame) return;
-      const { channel, payload } = frame;
-      const hook = fromClient ? hooks.onClientFrame : hooks.onServerFrame;
-      const result = hook ? hook(channel, payload) : payload;
-      if (result === "close") end("gateway", normalClosure, "");
-      else if (result === payload)
-        forward(from, to, raw, isBinary); // unchanged: no re-encoding
-      else if (result !== null) forward(from, to, encodeFrame(protocol, channel, result), isBinary);
+      const hook = fromClient ? hooks.onClientMessage : hooks.onServerMessage;
+      const verdict = hook ? hook(raw, isBinary) : raw;
+      if (verdict === null) return;
+      if (typeof verdict === "string" || Buffer.isBuffer(verdict)) {
+        forward(from, to, verdict, isBinary);
+      } else end(verdict.by, verdict.close, verdict.reason);
     };
   }
 
@@ -305,24 +449,25 @@ function joinSockets(
     onClose("upstream", client)(abnormalClosure, Buffer.alloc(0));
   else upstream.resume();
 
-  function kill(reason: string): void {
-    if (first) return;
-    first = { code: normalClosure, reason, initiator: "gateway" };
-    if (client.readyState === WebSocket.OPEN) {
-      if (requested(options.req, "stderr")) {
-        client.send(encodeFrame(protocol, Channel.stderr, `${reason}\n`));
-      }
-      client.send(encodeFrame(protocol, Channel.error, errorChannelPayload(protocol, reason)));
-    }
-    end("gateway", normalClosure, "");
-  }
-
-  function sendToClient(channel: number, payload: Buffer | string): void {
-    if (first || client.readyState !== WebSocket.OPEN) return;
-    client.send(encodeFrame(protocol, channel, payload));
-  }
-
-  return { protocol, kill, closed, sendToClient };
+  return {
+    protocol: options.protocol,
+    closed,
+    get ended() {
+      return first !== undefined;
+    },
+    get clientDrained() {
+      return client.bufferedAmount === 0;
+    },
+    send(data) {
+      if (first || client.readyState !== WebSocket.OPEN) return;
+      client.send(data);
+    },
+    close(code, reason, why = reason) {
+      if (first) return;
+      first = { code, reason: why, initiator: "gateway" };
+      end("gateway", code, reason);
+    },
+  };
 }
 
 /** Closes with `code` where the protocol allows sending it; 1005 and 1006 cannot be sent. */

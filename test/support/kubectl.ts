@@ -26,9 +26,10 @@ export class KubectlStream {
   stderr = "";
   readonly exited: Promise<number>;
 
-  constructor(binary: string, kubeconfig: string, args: string[]) {
+  constructor(binary: string, kubeconfig: string, args: string[], env?: NodeJS.ProcessEnv) {
     this.child = spawn(binary, ["--kubeconfig", kubeconfig, ...args], {
       stdio: ["ignore", "pipe", "pipe"],
+      ...(env ? { env } : {}),
     });
     this.child.stdout?.on("data", (d: Buffer) => {
       this.stdout += d.toString();
