@@ -65,7 +65,8 @@ const grantSchema = z
     scope: z
       .object({
         verbs: list,
-        apiGroups: list.default([""]),
+        /** "" is the core group (pods, secrets, configmaps…). */
+        apiGroups: z.array(z.string()).min(1).default([""]),
         resources: list,
         namespaces: list,
         names: list.optional(),

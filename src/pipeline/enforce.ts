@@ -4,6 +4,24 @@ import { approvalSchema } from "../policy/schema.ts";
 import type { Recorded, Stage } from "../server/context.ts";
 import { streamKind } from "./session.ts";
 
+/**
+ * Refuses a stream the gateway cannot inspect (exec or attach over SPDY, a
+ * proxy upgrade) unless the deciding rule lets it pass unrecorded, which the
+ * completion record then says.
+ */
+function checkInspectable(ctx: Recorded): void {
+  const { decision } = ctx;
+  if (ctx.transport.kind !== "upgrade" || decision.action === "deny") return;
+  if (streamKind(ctx) !== "uninspectable") return;
+  if (!decision.unrecordedStreams) {
+    throw new PortcullisError(
+      "forbidden",
+      `portcullis: this stream cannot be inspected (${describeUpgrade(ctx)}), so it is refused rather than relayed unrecorded. For exec and attach use kubectl 1.30 or later, which streams over WebSockets; an operator can let such streams through unrecorded with a rule that says streams: {unrecorded: allow}`,
+    );
+  }
+  ctx.outcome.stream = { protocol: describeUpgrade(ctx), unrecorded: true };
+}
+
 function describeUpgrade(ctx: Recorded): string {
   const upgrade = String(ctx.req.headers.upgrade ?? "unknown");
   const sub = ctx.requestInfo.subresource || ctx.requestInfo.verb;
@@ -41,20 +59,11 @@ export function enforceStage(
       res.end(refusal.body);
       return;
     }
-    if (
-      ctx.transport.kind === "upgrade" &&
-      decision.action !== "deny" &&
-      streamKind(ctx) === "uninspectable"
-    ) {
-      if (!decision.unrecordedStreams) {
-        throw new PortcullisError(
-          "forbidden",
-          `portcullis: this stream cannot be inspected (${describeUpgrade(ctx)}), so it is refused rather than relayed unrecorded. For exec and attach use kubectl 1.30 or later, which streams over WebSockets; an operator can let such streams through unrecorded with a rule that says streams: {unrecorded: allow}`,
-        );
-      }
-      // Recorded in the completion record: this stream passed unseen, by rule.
-      ctx.outcome.stream = { protocol: describeUpgrade(ctx), unrecorded: true };
-    }
+    // A retry-mode approval is asked first: kubectl falls back from WebSocket
+    // to SPDY in one invocation and shows the fallback's answer, which must
+    // then carry the approval id. Once approved, the WebSocket attempt passes.
+    const retryFirst = decision.action === "approve" && decision.approval?.mode === "retry";
+    if (!retryFirst) checkInspectable(ctx);
     switch (decision.action) {
       case "allow":
         return next(ctx);
@@ -76,6 +85,7 @@ export function enforceStage(
           decision.approval ?? approvalSchema.parse({}),
         );
         ctx.outcome.admission = admission;
+        if (retryFirst) checkInspectable(ctx);
         return next({ ...ctx, requestBody });
       }
       default: {

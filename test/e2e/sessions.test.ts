@@ -32,6 +32,7 @@ let gw: TestGateway;
 let ns: string;
 let workDir: string;
 let kubeconfig: string;
+let approver: { kubeconfig: string; username: string };
 
 const exec = (args: string[], input?: string) =>
   runKubectl(cluster.binaries.kubectl, kubeconfig, ["exec", "-n", ns, "shell", ...args], {
@@ -66,12 +67,35 @@ before(async () => {
     "      condition: request.exec.command == ['sh', '-s']",
     "      action: approve",
     "      approval: { mode: retry, timeout: 5m }",
+    "    - id: team/hold-shells",
+    "      reason: an interactive shell waits for a person's approval",
+    "      match: { resources: [pods/exec] }",
+    "      condition: request.exec.stdin && (request.exec.tty || request.exec.command == ['sh', '-i'])",
+    "      action: approve",
+    "      approval: { mode: hold, timeout: 2m }",
   ]);
   gw = await startTestGateway(cluster, { policy: { files: [policyFile] } });
   const agent = await gw.agent("operator");
   kubeconfig = agent.kubeconfig;
   await bindRole(cluster, agent.username, "cluster-admin");
+  approver = await gw.agent("shell-approver", { groups: ["portcullis:approvers"] });
 });
+
+/** The CLI as the approver. */
+function portcullis(args: string[]) {
+  return runProcess(cli, [...args, "--kubeconfig", approver.kubeconfig], { env });
+}
+
+/** Polls `what` every 100 ms until it returns a value, for up to 20 s. */
+async function eventually<T>(what: () => Promise<T | undefined>, describeWait: string): Promise<T> {
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    const found = await what();
+    if (found !== undefined) return found;
+    assert.ok(Date.now() < deadline, `timed out waiting for ${describeWait}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
 
 after(async () => {
   await gw?.close();
@@ -313,5 +337,138 @@ describe("exec through the gateway", () => {
     const retried = await exec(["-i", "--", "sh", "-s"], "echo one\necho two\n");
     assert.equal(retried.code, 0, retried.stderr);
     assert.equal(retried.stdout, "one\ntwo\n");
+  });
+});
+
+describe("shells under approval, grants and uninspectable streams", () => {
+  test("an interactive shell waits for approval (hold mode), then runs what it is given", async () => {
+    const shell = exec(["-i", "--", "sh", "-i"], "echo held-then-approved\n");
+    const approval = await eventually(async () => {
+      const listed = await portcullis(["approvals", "list", "-o", "json"]);
+      assert.equal(listed.code, 0, listed.stderr);
+      return (
+        JSON.parse(listed.stdout) as Array<{ id: string; state: string; rule: { id: string } }>
+      ).find((a) => a.rule.id === "team/hold-shells" && a.state === "pending");
+    }, "the shell's approval request");
+    const approved = await portcullis([
+      "approvals",
+      "approve",
+      approval.id,
+      "--reason",
+      "INC-7 triage",
+    ]);
+    assert.equal(approved.code, 0, approved.stderr);
+    const done = await shell;
+    assert.equal(done.code, 0, done.stderr);
+    assert.equal(done.stdout, "held-then-approved\n");
+  });
+
+  test("revoking the grant that let a shell through ends it at once, on record", async () => {
+    const created = await portcullis([
+      ...["grants", "create", "--subject", "portcullis:agent:operator"],
+      ...["--verbs", "get,create", "--resources", "pods/exec", "--namespaces", ns],
+      // The core group is the default (--api-groups "").
+      ...["--for", "15m", "--reason", "CHG-7 shell access"],
+    ]);
+    assert.equal(created.code, 0, created.stderr);
+    const grantId = /grant (grt-[0-9a-f]{16})/.exec(created.stdout)?.[1];
+    assert.ok(grantId, created.stdout);
+    // No approval is asked: the grant covers the shell. It stays open (stdin never ends).
+    const shell = new KubectlStream(cluster.binaries.kubectl, kubeconfig, [
+      ...["exec", "-i", "-n", ns, "shell", "--", "sh", "-i"],
+    ]);
+    try {
+      const live = await eventually(async () => {
+        const listed = await portcullis(["sessions", "live", "-o", "json"]);
+        assert.equal(listed.code, 0, listed.stderr);
+        return (
+          JSON.parse(listed.stdout) as Array<{ requestId: string; kind: string; grant?: string }>
+        ).find((c) => c.kind === "exec" && c.grant === grantId);
+      }, "the shell to be open through the grant");
+      const revoked = await portcullis(["grants", "revoke", grantId, "--reason", "change closed"]);
+      assert.equal(revoked.code, 0, revoked.stderr);
+      assert.notEqual(await shell.exited, 0);
+      assert.match(
+        shell.stderr,
+        /grant grt-[0-9a-f]{16} was revoked by portcullis:agent:shell-approver: change closed/,
+      );
+      const records = await completionsWhen((all) =>
+        all.some((r) => r.requestId === live.requestId && r.sessionEnded !== undefined),
+      );
+      const ended = records.find((r) => r.requestId === live.requestId);
+      assert.match(ended?.sessionEnded ?? "", /was revoked/);
+    } finally {
+      shell.stop();
+    }
+  });
+
+  test("exec over SPDY (an old client) is refused with how to fix it", async () => {
+    const old = await runProcess(
+      cluster.binaries.kubectl,
+      ["--kubeconfig", kubeconfig, "exec", "-n", ns, "shell", "--", "echo", "hi"],
+      { env: { ...env, KUBECTL_REMOTE_COMMAND_WEBSOCKETS: "false" }, timeoutMs: 30_000 },
+    );
+    assert.notEqual(old.code, 0);
+    assert.match(
+      old.stderr,
+      /cannot be inspected \(exec over SPDY\/3\.1\).*kubectl 1\.30 or later/,
+    );
+    assert.doesNotMatch(old.stdout, /hi/);
+  });
+});
+
+describe("a rule that lets uninspectable streams through", () => {
+  let open: TestGateway;
+  let legacy: string;
+  before(async () => {
+    const policyFile = join(workDir, "unrecorded.yaml");
+    await writePolicyFile(policyFile, "legacy", [
+      "  defaultAction: deny",
+      "  rules:",
+      "    - id: legacy/old-tooling",
+      "      reason: the legacy runner's kubectl 1.28 may exec unrecorded until INC-12 is closed",
+      "      match: { identity: { subjects: [legacy-runner] } }",
+      "      action: allow",
+      "      streams: { unrecorded: allow }",
+    ]);
+    // Without the baseline: no masking profile, which an unrecorded stream could not honour.
+    open = await startTestGateway(cluster, { policy: { files: [policyFile], baseline: false } });
+    const agent = await open.agent("legacy-runner");
+    legacy = agent.kubeconfig;
+    await bindRole(cluster, agent.username, "cluster-admin");
+  });
+  after(async () => {
+    await open?.close();
+  });
+
+  test("SPDY exec passes byte for byte, and the records say it was unrecorded and why", async () => {
+    const old = await runProcess(
+      cluster.binaries.kubectl,
+      ["--kubeconfig", legacy, "exec", "-n", ns, "shell", "--", "echo", "through-spdy"],
+      { env: { ...env, KUBECTL_REMOTE_COMMAND_WEBSOCKETS: "false" }, timeoutMs: 30_000 },
+    );
+    assert.equal(old.code, 0, old.stderr);
+    assert.equal(old.stdout, "through-spdy\n");
+    const rows = await open.audit.store.search({ limit: 5000 });
+    const records = rows.map((r) => JSON.parse(r.body) as Record<string, unknown>);
+    const request = records.find(
+      (r) =>
+        r.kind === "request" &&
+        (r.request as { subresource?: string }).subresource === "exec" &&
+        (r.decision as { unrecordedStreams?: boolean }).unrecordedStreams === true,
+    );
+    assert.ok(request, "the request record names the choice");
+    assert.equal((request.decision as { rule: string }).rule, "legacy/old-tooling");
+    const completion = await eventually(async () => {
+      const all = (await open.audit.store.search({ kind: "completion", limit: 5000 })).map(
+        (r) =>
+          JSON.parse(r.body) as Completion & {
+            stream?: { unrecorded?: boolean; protocol: string };
+          },
+      );
+      return all.find((r) => r.requestId === request.requestId);
+    }, "the SPDY exec's completion record");
+    assert.deepEqual(completion.stream, { protocol: "exec over SPDY/3.1", unrecorded: true });
+    assert.equal(completion.recording, undefined);
   });
 });

@@ -28,7 +28,8 @@ export class KubectlStream {
 
   constructor(binary: string, kubeconfig: string, args: string[], env?: NodeJS.ProcessEnv) {
     this.child = spawn(binary, ["--kubeconfig", kubeconfig, ...args], {
-      stdio: ["ignore", "pipe", "pipe"],
+      // stdin stays open (and empty) until stop(): `exec -i` keeps its session.
+      stdio: ["pipe", "pipe", "pipe"],
       ...(env ? { env } : {}),
     });
     this.child.stdout?.on("data", (d: Buffer) => {
