@@ -88,6 +88,18 @@ const auditSchema = z
       .min(0)
       .max(256 << 20)
       .default(1 << 20),
+    /**
+     * At most this much of each exec or attach session's recording is kept;
+     * past it the recording says where it stopped and the session goes on
+     * unrecorded (the completion record marks it truncated). Bounds what a
+     * session that prints without end costs the gateway in memory.
+     */
+    maxRecordingBytes: z
+      .number()
+      .int()
+      .min(64 << 10)
+      .max(1 << 30)
+      .default(32 << 20),
     checkpoint: z
       .object({
         everyRecords: z.number().int().positive().default(1000),

@@ -3,6 +3,7 @@ import { generateKeyPairSync } from "node:crypto";
 import { Readable } from "node:stream";
 import { text as readText } from "node:stream/consumers";
 import { describe, test } from "node:test";
+import { seededRandom } from "../../test/support/random.ts";
 import { defaultDetectors } from "./defaults.ts";
 import { MaskingEngine } from "./engine.ts";
 import { TextMasker, type TextMaskerOptions, textMaskingStream } from "./text-stream.ts";
@@ -170,6 +171,132 @@ describe("text masker", () => {
         detectors: defaultDetectors().filter((d) => d.id !== "pem-private-key"),
       });
       assert.equal(run([log], {}, noKeys).out.toString(), log);
+    });
+  });
+
+  describe("flushSafePrefix (typed input)", () => {
+    /** Pushes `chunks`, calling flushSafePrefix after each; returns what each push and flush gave. */
+    function typed(chunks: Array<string | Buffer>) {
+      const masker = new TextMasker(engine);
+      const steps: Array<{ pushed: Buffer; flushed: Buffer }> = [];
+      for (const chunk of chunks) {
+        const pushed = Buffer.concat(masker.push(Buffer.from(chunk)));
+        steps.push({ pushed, flushed: Buffer.concat(masker.flushSafePrefix()) });
+      }
+      const all = [...steps.flatMap((s) => [s.pushed, s.flushed]), ...masker.end()];
+      return { steps, out: Buffer.concat(all).toString("utf8"), masker };
+    }
+    const keys = (s: string) => [...s];
+
+    test("shows `echo ` at once and never the card typed key by key", () => {
+      const input = `echo ${CARD}\r\n`;
+      const { steps, out } = typed(keys(input));
+      const shown = (n: number) =>
+        Buffer.concat(steps.slice(0, n).flatMap((s) => [s.pushed, s.flushed])).toString();
+      assert.equal(shown("echo ".length), "echo ");
+      for (let n = 0; n <= input.length; n++) assert.ok(!shown(n).includes("4111 1"), `at ${n}`);
+      assert.equal(out, "echo **** **** **** 1111\r\n");
+    });
+
+    test("holds nothing of a short shell word typed key by key", () => {
+      const { steps, out } = typed(keys("ls -la"));
+      for (const [i, step] of steps.entries()) {
+        assert.equal(step.pushed.length, 0);
+        assert.equal(step.flushed.toString(), "ls -la"[i]);
+      }
+      assert.equal(out, "ls -la");
+    });
+
+    test("is idempotent", () => {
+      const masker = new TextMasker(engine);
+      masker.push(Buffer.from("echo 4111"));
+      assert.equal(Buffer.concat(masker.flushSafePrefix()).toString(), "echo ");
+      assert.deepEqual(masker.flushSafePrefix(), []);
+      assert.equal(Buffer.concat(masker.end()).toString(), "4111");
+    });
+
+    test("a context word flushed before the value still counts", () => {
+      const { out } = typed(keys("account 12345678\n"));
+      assert.ok(!out.includes("12345678"), out);
+      assert.equal(out, maskedText(["account 12345678\n"]));
+      const ssn = typed(keys("ssn 536904399"));
+      assert.ok(!ssn.out.includes("536904399"), ssn.out);
+    });
+
+    test("an email typed key by key is masked once its word reaches 8 characters", () => {
+      const { out } = typed(keys(`mail ${EMAIL}\n`));
+      assert.ok(!out.includes(EMAIL), out);
+      // The limit: the first 7 characters of the word went out as typed.
+      assert.equal(out, "mail jane.do*@example.com\n");
+    });
+
+    test("keeps IBAN letter groups and spaced values together", () => {
+      for (const value of ["GB82 WEST 1234 5698 7654 32", "+1 (415) 555-2671", CARD]) {
+        const line = `x ${value} y\n`;
+        const { out } = typed(keys(line));
+        assert.ok(!out.includes(value), `${value}: ${out}`);
+      }
+    });
+
+    test("never splits a multi-byte character", () => {
+      const text = "ünï 😀 résumé ✓ done\n";
+      const bytes = Buffer.from(text);
+      const { steps, out } = typed(Array.from(bytes, (b) => Buffer.from([b])));
+      assert.equal(out, text);
+      for (const step of steps) {
+        if (step.flushed.length > 0) assert.ok(!step.flushed.toString().includes("\uFFFD"));
+      }
+    });
+
+    test("flushes nothing while a private key is open", () => {
+      const key = generateKeyPairSync("ec", { namedCurve: "P-256" })
+        .privateKey.export({ type: "sec1", format: "pem" })
+        .toString();
+      const body = key.split("\n")[1] as string;
+      const bytes = Buffer.from(`k ${key}`);
+      for (let size = 1; size < 40; size += 3) {
+        const chunks: Buffer[] = [];
+        for (let i = 0; i < bytes.length; i += size) chunks.push(bytes.subarray(i, i + size));
+        assert.ok(!typed(chunks).out.includes(body.slice(0, 16)), `chunks of ${size}`);
+      }
+    });
+
+    test("random chunkings never show a value and keep clean text byte for byte", () => {
+      const values = [
+        CARD,
+        EMAIL,
+        "GB82 WEST 1234 5698 7654 32",
+        "ssn 536904399",
+        "account 12345678",
+      ];
+      const words = ["echo", "ls", "-la", "kubectl", "get pods", "ünï", "😀", "12:30", "v1.2.3"];
+      const rand = seededRandom(42);
+      const pick = <T>(items: readonly T[]): T => items[Math.floor(rand() * items.length)] as T;
+      for (let round = 0; round < 300; round++) {
+        const seeded = rand() < 0.7;
+        const parts: string[] = [];
+        for (let n = 1 + Math.floor(rand() * 8); n > 0; n--) {
+          parts.push(pick(words), pick([" ", " ", "\n", "\r\n", ": "]));
+          if (seeded && rand() < 0.3) parts.push(pick(values), pick([" ", "\n"]));
+        }
+        const text = parts.join("");
+        const bytes = Buffer.from(text);
+        const chunks: Buffer[] = [];
+        for (let i = 0; i < bytes.length; ) {
+          const size = rand() < 0.5 ? 1 : 1 + Math.floor(rand() * 12);
+          chunks.push(bytes.subarray(i, i + size));
+          i += size;
+        }
+        const { out } = typed(chunks);
+        const whole = maskedText([text]);
+        for (const value of values) {
+          const bare = value.replace(/^(ssn|account) /, "");
+          // Only what masking the whole text hides (`v1.2.3 4111 …` is 17 digits, no card).
+          if (whole.includes(bare)) continue;
+          assert.ok(!out.includes(bare), `round ${round}: ${JSON.stringify(text)} -> ${out}`);
+        }
+        if (!values.some((v) => text.includes(v))) assert.equal(out, text, `round ${round}`);
+      }
     });
   });
 

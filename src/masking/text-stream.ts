@@ -67,6 +67,10 @@ export class TextMasker {
   /** The end of the previous piece of a long line. */
   #before: string | undefined;
   #openKey: OpenKey | undefined;
+  /** The start of the current word already emitted by `flushSafePrefix` (no digit, no `@`, < 8 characters). */
+  #wordHead = "";
+  /** The end of the current line's text already emitted by `flushSafePrefix`, to find a key's BEGIN line. */
+  #lineHead = "";
 
   constructor(engine: MaskingEngine, options: TextMaskerOptions = {}) {
     this.#engine = engine;
@@ -97,7 +101,63 @@ export class TextMasker {
 
   /** The last line, when the text did not end with a newline. */
   end(): Buffer[] {
-    return this.#pendingBytes === 0 ? [] : [this.#maskLine(this.#takePending())];
+    if (this.#pendingBytes > 0) return [this.#maskLine(this.#takePending())];
+    // All of it was flushed already: the next text starts afresh.
+    this.#before = undefined;
+    this.#wordHead = "";
+    this.#lineHead = "";
+    return [];
+  }
+
+  /**
+   * For interactive streams (`kubectl exec` echo): masks and returns the part
+   * of the unfinished line that no sensitive value can continue from, and
+   * keeps the rest pending, to be completed by later pushes or flushed whole,
+   * masked, by `end()`. The kept tail starts after the last whitespace that
+   * ends a word no spaced value continues from (not after a digit, a digit
+   * group like `(555)` or `12,`, a short group of an IBAN such as `WEST`, or a
+   * month name), and is kept only if it may start a value: it holds a digit or
+   * `@`, or its word is 8 characters or longer. Typed shell words go out at
+   * once; `echo 4111 1111 1111 1111` goes out as `echo ` and then the masked
+   * card. A character split across chunks is never cut; while a private key
+   * or a `-----` line is open, nothing is flushed. Calling it again without a
+   * push returns nothing; text with nothing to mask comes out byte for byte
+   * (invalid UTF-8 in a flushed prefix is re-encoded, as in long lines).
+   *
+   * Limit: what is flushed cannot be taken back. A value without digits or
+   * `@` whose word is shorter than 8 characters when flushed goes out piece
+   * by piece when typed one key at a time: a SWIFT code typed key by key
+   * shows its first 7 letters, an email typed key by key the first 7
+   * characters of its local part (all of it when shorter, and then the whole
+   * address is in clear). Lines that arrive whole are masked as before.
+   */
+  flushSafePrefix(): Buffer[] {
+    if (this.#pendingBytes === 0 || this.#openKey !== undefined) return [];
+    let all =
+      this.#pending.length === 1 ? (this.#pending[0] as Buffer) : Buffer.concat(this.#pending);
+    let end = completeCharsEnd(all);
+    const text = all.toString("utf8", 0, end);
+    if (text.includes("\uFFFD")) {
+      const partial = all.subarray(end);
+      all = Buffer.concat([Buffer.from(text, "utf8"), partial]);
+      end = all.length - partial.length;
+    }
+    const line = this.#wordHead + text;
+    // A PEM line is kept whole, so its BEGIN line opens the key.
+    if ((this.#lineHead + line).includes("-----")) return [];
+    const tailStart = keptTailStart(line);
+    const cut = Math.max(0, tailStart - this.#wordHead.length);
+    if (cut === 0) return [];
+    const prefix = text.slice(0, cut);
+    const masked = this.#maskSegment(prefix);
+    this.#before = ((this.#before ?? "") + prefix).slice(-CARRIED_CONTEXT);
+    this.#lineHead = (this.#lineHead + prefix).slice(-CARRIED_CONTEXT);
+    this.#wordHead = cut === text.length ? line.slice(lastBreakEnd(line)) : "";
+    const cutBytes = cut === text.length ? end : Buffer.byteLength(prefix, "utf8");
+    const rest = all.subarray(cutBytes);
+    this.#pending = rest.length === 0 ? [] : [rest];
+    this.#pendingBytes = rest.length;
+    return [masked === prefix ? all.subarray(0, cutBytes) : Buffer.from(masked, "utf8")];
   }
 
   #takePending(): Buffer {
@@ -115,6 +175,8 @@ export class TextMasker {
     const text = line.toString("utf8", 0, end);
     const masked = this.#maskSegment(text);
     this.#before = undefined;
+    this.#wordHead = "";
+    this.#lineHead = "";
     if (masked === text) return line;
     return Buffer.concat([Buffer.from(masked, "utf8"), line.subarray(end)]);
   }
@@ -139,6 +201,7 @@ export class TextMasker {
     const piece = text.slice(0, cut);
     const masked = this.#maskSegment(piece);
     this.#before = piece.slice(-CARRIED_CONTEXT);
+    this.#wordHead = "";
     const cutBytes = Buffer.byteLength(piece, "utf8");
     const rest = all.subarray(cutBytes);
     this.#pending = [rest];
@@ -192,9 +255,29 @@ export class TextMasker {
   }
 
   #maskOutsideKey(text: string): string {
-    const masked = this.#engine.mask(text, this.#context(), this.#onFinding);
-    if (this.#keys && text.includes(BEGIN)) this.#openKey = openKey(text);
+    const masked = this.#maskAfterWordHead(text);
+    if (this.#keys) {
+      // The BEGIN line's start may have been flushed already.
+      const seen = this.#lineHead + text;
+      if (seen.includes(BEGIN)) this.#openKey = openKey(seen);
+    }
     return masked;
+  }
+
+  /**
+   * `text` masked as the rest of the word `flushSafePrefix` began (`GB` of
+   * `GB82 WEST…`, `jane.do` of an email), so the value is still found. The
+   * flushed head is gone; when the style keeps lengths, the rest of the
+   * masked value is what follows it.
+   */
+  #maskAfterWordHead(text: string): string {
+    const head = this.#wordHead;
+    this.#wordHead = "";
+    if (head === "") return this.#engine.mask(text, this.#context(), this.#onFinding);
+    const whole = head + text;
+    const masked = this.#engine.mask(whole, this.#context(), this.#onFinding);
+    if (masked.length === whole.length) return masked.slice(head.length);
+    return this.#engine.mask(text, this.#context());
   }
 
   /**
@@ -231,6 +314,48 @@ function openKey(text: string): OpenKey | undefined {
   const header = text.slice(text.lastIndexOf(BEGIN, last.start), last.start);
   // A body on the opening line was found (and counted) by the engine already.
   return { header, footer: header.replace(BEGIN, "-----END "), counted: last.start < text.length };
+}
+
+const MONTH =
+  /^(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)\.?$/i;
+const SPACE = /\s/;
+
+/** Whether the whitespace after `word` may be inside a spaced value (card, IBAN, phone, date). */
+function gluesNext(word: string, glued: boolean): boolean {
+  if (/\d[^\p{L}\p{N}]*$|\d(?:st|nd|rd|th)$/iu.test(word)) return true;
+  return MONTH.test(word) || (glued && /^[A-Za-z0-9]{1,4}$/.test(word));
+}
+
+/** Where the text after the last break (whitespace no spaced value goes on across) starts. */
+function lastBreakEnd(line: string): number {
+  let after = 0;
+  let glued = false;
+  let wordStart = 0;
+  for (let i = 0; i < line.length; i++) {
+    if (!SPACE.test(line[i] as string)) continue;
+    if (wordStart < i) glued = gluesNext(line.slice(wordStart, i), glued);
+    if (!glued) after = i + 1;
+    wordStart = i + 1;
+  }
+  return after;
+}
+
+/** Where the kept tail of an unfinished line starts: its length when nothing may start a value. */
+function keptTailStart(line: string): number {
+  const start = lastBreakEnd(line);
+  const tail = line.slice(start);
+  return /[\d@]/.test(tail) || tail.length >= 8 ? start : line.length;
+}
+
+/** Where a character cut off by the end of `bytes` starts (`bytes.length` when none is). */
+function completeCharsEnd(bytes: Buffer): number {
+  for (let i = bytes.length - 1; i >= 0 && i >= bytes.length - 3; i--) {
+    const b = bytes[i] as number;
+    if ((b & 0xc0) === 0x80) continue;
+    const size = b >= 0xf0 ? 4 : b >= 0xe0 ? 3 : b >= 0xc0 ? 2 : 1;
+    return i + size > bytes.length ? i : bytes.length;
+  }
+  return bytes.length;
 }
 
 /** `at`, moved back to the first byte of the UTF-8 character it falls in (at most 3 bytes back). */

@@ -27,6 +27,8 @@ export interface AuditStageOptions {
   maxInlineBytes: number;
   /** At most this much of a response is kept (watches never end). */
   maxResponseBytes: number;
+  /** At most this much of a session's recording is kept. */
+  maxRecordingBytes: number;
   log: Logger;
   /** Reports how long each record took to become durable. */
   observeAppend?: (kind: "request" | "completion", seconds: number) => void;
@@ -182,8 +184,8 @@ export function auditStage(options: AuditStageOptions): Stage<Decided, Recorded>
       const recording = ctx.outcome.recording;
       if (recording !== undefined) {
         const { ref, blob } = bodyRef(
-          recording,
-          recording.length,
+          recording.data,
+          recording.totalBytes,
           "application/x-asciicast",
           options.maxInlineBytes,
         );

@@ -557,7 +557,7 @@ describe("forward with the API server unreachable", () => {
     } as unknown as Masked;
     try {
       await assert.rejects(
-        forwardStage(upstream)(ctx),
+        forwardStage(upstream, { maxRecordingBytes: 1 << 20 })(ctx),
         (err: unknown) =>
           err instanceof PortcullisError &&
           err.code === "upstream_unavailable" &&

@@ -108,13 +108,21 @@ function longRunning(ctx: Masked): string | undefined {
   return undefined;
 }
 
-export function forwardStage(upstream: Upstream, live?: LiveCalls): Terminal<Masked> {
+export interface ForwardOptions {
+  /** Open streams and watches, for the kill switch. */
+  live?: LiveCalls;
+  /** Largest recording kept per exec or attach session. */
+  maxRecordingBytes: number;
+}
+
+export function forwardStage(upstream: Upstream, options: ForwardOptions): Terminal<Masked> {
+  const live = options.live;
   return async function forward(ctx) {
     if (ctx.transport.kind === "upgrade") {
       const { socket, head } = ctx.transport;
       switch (streamKind(ctx)) {
         case "exec":
-          return relaySession(ctx, upstream, socket, head, live);
+          return relaySession(ctx, upstream, socket, head, options);
         case "portforward":
           return relayPortForward(ctx, upstream, socket, head, live);
         default:

@@ -38,7 +38,10 @@ export function buildPipeline(deps: PipelineDeps): (ctx: RequestContext) => Prom
   const audit = auditStage(deps.audit);
   const enforce = enforceStage(deps.approvals ? { approvals: deps.approvals } : {});
   const mask = maskStage(deps.masking);
-  const forward = forwardStage(deps.upstream, deps.live);
+  const forward = forwardStage(deps.upstream, {
+    ...(deps.live ? { live: deps.live } : {}),
+    maxRecordingBytes: deps.audit.maxRecordingBytes,
+  });
   return function pipeline(ctx) {
     return authenticate(ctx, (authenticated) =>
       classify(authenticated, (classified) =>

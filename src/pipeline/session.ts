@@ -6,9 +6,15 @@
  * covers it), and masks stdout and stderr with the call's masking profile,
  * line by line; the recording holds what the client saw.
  *
- * Masking is line-buffered; output that does not end a line (a shell
- * prompt) is flushed after FLUSH_MS without more output, and before the
- * session's status, so nothing is held back.
+ * Masking is by line, without holding interactive output back: what a
+ * line shows so far goes out at once (a prompt, the echo of a typed key),
+ * except a trailing word that a sensitive value could still grow from (it
+ * holds a digit or `@`, or is 8 characters long; TextMasker.flushSafePrefix).
+ * That word waits for the rest of its value, or for HOLD_MS without more
+ * output, longer than the gap between typed keys, so a card number typed
+ * key by key is masked whole. Everything held goes out before the session's
+ * status. Typed input is recorded through the same masking: the recording
+ * never holds a value in clear that the terminal showed masked.
  */
 import type { Duplex } from "node:stream";
 import { PortcullisError } from "../errors.ts";
@@ -18,13 +24,13 @@ import type { Masked } from "../server/context.ts";
 import { parseResize } from "../sessions/channel-payloads.ts";
 import { Channel } from "../sessions/channel-protocol.ts";
 import type { LiveCalls } from "../sessions/live.ts";
-import { AsciicastRecorder } from "../sessions/recording/asciicast.ts";
+import { SessionRecording } from "../sessions/recording/session-recording.ts";
 import { StdinLineTracker } from "../sessions/stdin-lines.ts";
 import { type ExecSession, relayExecStream, StreamRefusal } from "../sessions/ws-relay.ts";
 import { upstreamHeaders } from "./forward.ts";
 import { registerLiveCall } from "./live-call.ts";
 
-const FLUSH_MS = 25;
+const HOLD_MS = 1000;
 
 /**
  * What the gateway can see of an upgrade: `exec` (exec or attach over
@@ -48,21 +54,27 @@ export function streamKind(ctx: Pick<Masked, "requestInfo" | "req">): StreamKind
   return "uninspectable";
 }
 
+export interface SessionOptions {
+  live?: LiveCalls;
+  /** Largest recording kept per session (audit.maxRecordingBytes). */
+  maxRecordingBytes: number;
+}
+
 export async function relaySession(
   ctx: Masked,
   upstream: Upstream,
   socket: Duplex,
   head: Buffer,
-  live?: LiveCalls,
+  options: SessionOptions,
 ): Promise<void> {
+  const live = options.live;
   const headers: Record<string, string | string[]> = {};
   for (const [name, value] of Object.entries(upstreamHeaders(ctx))) {
     if (value === undefined || name.startsWith("sec-websocket")) continue;
     headers[name] = Array.isArray(value) ? value.map(String) : String(value);
   }
-  const recorder = new AsciicastRecorder({
-    width: 80,
-    height: 24,
+  const recorder = new SessionRecording({
+    maxBytes: options.maxRecordingBytes,
     startedAt: Date.now(),
     command: ctx.req.url ?? "",
   });
@@ -81,6 +93,16 @@ export async function relaySession(
         ]),
       )
     : undefined;
+  /** Typed input, masked like output before it is recorded (stdin itself goes upstream as typed). */
+  const inputMasker = masking
+    ? new TextMasker(masking.profile.engine, {
+        onFinding: (detector) => masking.tally.add(detector, "exec.stdin"),
+      })
+    : undefined;
+  const recordInput = (chunks: Buffer[]) => {
+    const data = Buffer.concat(chunks);
+    if (data.length > 0) recorder.input(data, Date.now());
+  };
   let session: ExecSession | undefined;
   const judge = ctx.judgeTypedLine;
   const typed = judge ? new StdinLineTracker() : undefined;
@@ -105,8 +127,9 @@ export async function relaySession(
     recorder.output(data, Date.now(), channel === Channel.stderr ? "stderr" : "stdout");
     ctx.outcome.bytesOut += data.length;
   };
-  /** Sends what the maskers hold (partial lines) as frames of their own. */
+  /** Sends what the maskers hold (the ends of partial lines) as frames of their own. */
   const flush = () => {
+    if (flushTimer) clearTimeout(flushTimer);
     flushTimer = undefined;
     for (const [channel, masker] of maskers ?? []) {
       const held = Buffer.concat(masker.end());
@@ -114,6 +137,7 @@ export async function relaySession(
       output(channel, held);
       session?.sendToClient(channel, held);
     }
+    if (inputMasker) recordInput(inputMasker.end());
   };
 
   let opened: Awaited<ReturnType<typeof relayExecStream>>;
@@ -126,7 +150,13 @@ export async function relaySession(
       hooks: {
         onClientFrame(channel, payload) {
           if (channel === Channel.stdin) {
-            recorder.input(payload, Date.now());
+            if (inputMasker) {
+              recordInput([...inputMasker.push(payload), ...inputMasker.flushSafePrefix()]);
+              if (flushTimer) clearTimeout(flushTimer);
+              flushTimer = setTimeout(flush, HOLD_MS);
+            } else {
+              recorder.input(payload, Date.now());
+            }
             const refusal = refuseLine(payload);
             if (refusal !== undefined) {
               recorder.marker(refusal, Date.now());
@@ -146,15 +176,16 @@ export async function relaySession(
         onServerFrame(channel, payload) {
           if (channel !== Channel.stdout && channel !== Channel.stderr) {
             // The status (error channel) ends the session: held output first.
-            if (flushTimer) clearTimeout(flushTimer);
             flush();
             return payload;
           }
           const masker = maskers?.get(channel);
-          const shown = masker ? Buffer.concat(masker.push(payload)) : payload;
+          const shown = masker
+            ? Buffer.concat([...masker.push(payload), ...masker.flushSafePrefix()])
+            : payload;
           if (masker) {
             if (flushTimer) clearTimeout(flushTimer);
-            flushTimer = setTimeout(flush, FLUSH_MS);
+            flushTimer = setTimeout(flush, HOLD_MS);
           }
           if (shown.length === 0) return null;
           output(channel, shown);
@@ -181,8 +212,14 @@ export async function relaySession(
     });
   await session.closed;
   unregister?.();
+  // The client is gone: what is still held goes into the recording only.
   if (flushTimer) clearTimeout(flushTimer);
-  ctx.outcome.recording = Buffer.from(recorder.drain() + recorder.end(), "utf8");
+  for (const [channel, masker] of maskers ?? []) {
+    const held = Buffer.concat(masker.end());
+    if (held.length > 0) output(channel, held);
+  }
+  if (inputMasker) recordInput(inputMasker.end());
+  ctx.outcome.recording = recorder.finish();
 }
 
 function safeResize(payload: Buffer): Array<{ width: number; height: number }> {

@@ -98,6 +98,7 @@ export async function assembleGateway(
         readLevel: config.audit.readLevel,
         maxInlineBytes: config.audit.maxInlineBytes,
         maxResponseBytes: config.audit.maxResponseBytes,
+        maxRecordingBytes: config.audit.maxRecordingBytes,
         log,
         observeAppend: (kind, seconds) => metrics.auditAppended(kind, seconds),
       },

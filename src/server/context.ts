@@ -9,6 +9,7 @@ import type { MaskingProfile } from "../masking/profiles.ts";
 import type { MaskTally } from "../masking/tally.ts";
 import type { UpstreamAnswer } from "../policy/dry-run.ts";
 import type { PolicyDecision } from "../policy/engine.ts";
+import type { FinishedRecording } from "../sessions/recording/session-recording.ts";
 import type { TypedLine } from "../sessions/stdin-lines.ts";
 
 /** How the answer goes back: a normal response, or a socket after `Upgrade:`. */
@@ -28,7 +29,7 @@ export interface Outcome {
   /** Why the gateway ended an interactive session (a typed line a rule refused). */
   sessionEnded?: string;
   /** An interactive session's asciicast v2 recording (what the client saw). */
-  recording?: Buffer;
+  recording?: FinishedRecording;
   /** A relayed stream's protocol; port-forward connections; an unrecorded stream. */
   stream?: StreamSummary;
   /** The grant or approval an approve-rule call went through or was refused by. */

@@ -32,6 +32,7 @@ export async function openTestAuditLog(): Promise<TestAuditLog> {
       readLevel: settings.readLevel,
       maxInlineBytes: settings.maxInlineBytes,
       maxResponseBytes: settings.maxResponseBytes,
+      maxRecordingBytes: settings.maxRecordingBytes,
       log: logger,
     },
     async close() {
