@@ -223,11 +223,22 @@ describe("text masker", () => {
       assert.ok(!ssn.out.includes("536904399"), ssn.out);
     });
 
-    test("an email typed key by key is masked once its word reaches 8 characters", () => {
-      const { out } = typed(keys(`mail ${EMAIL}\n`));
-      assert.ok(!out.includes(EMAIL), out);
-      // The limit: the first 7 characters of the word went out as typed.
-      assert.equal(out, "mail jane.do*@example.com\n");
+    test("an email arriving in one piece is masked; typed key by key, its local part shows", () => {
+      const pasted = typed([Buffer.from("mail "), Buffer.from(EMAIL), Buffer.from("\n")]);
+      assert.ok(!pasted.out.includes(EMAIL), pasted.out);
+      assert.equal(pasted.out, maskedText([`mail ${EMAIL}\n`]));
+      // The documented limit: a lower-case word goes out as typed, before its `@`.
+      const keyByKey = typed(keys(`mail ${EMAIL}\n`));
+      assert.ok(keyByKey.out.startsWith("mail jane.doe"), keyByKey.out);
+      // A word with a digit is held from the digit on.
+      const numbered = typed(keys("mail jane7@example.com\n"));
+      assert.ok(!numbered.out.includes("jane7@example.com"), numbered.out);
+    });
+
+    test("long lower-case words (typed commands, prose) go out key by key", () => {
+      const { steps, out } = typed(keys("kubectl describe deployment payments-api"));
+      assert.equal(out, "kubectl describe deployment payments-api");
+      for (const step of steps) assert.equal(step.flushed.length + step.pushed.length, 1);
     });
 
     test("keeps IBAN letter groups and spaced values together", () => {
@@ -262,13 +273,8 @@ describe("text masker", () => {
     });
 
     test("random chunkings never show a value and keep clean text byte for byte", () => {
-      const values = [
-        CARD,
-        EMAIL,
-        "GB82 WEST 1234 5698 7654 32",
-        "ssn 536904399",
-        "account 12345678",
-      ];
+      // Not EMAIL: a lower-case local part goes out before its `@` (see above).
+      const values = [CARD, "GB82 WEST 1234 5698 7654 32", "ssn 536904399", "account 12345678"];
       const words = ["echo", "ls", "-la", "kubectl", "get pods", "ünï", "😀", "12:30", "v1.2.3"];
       const rand = seededRandom(42);
       const pick = <T>(items: readonly T[]): T => items[Math.floor(rand() * items.length)] as T;

@@ -67,7 +67,7 @@ export class TextMasker {
   /** The end of the previous piece of a long line. */
   #before: string | undefined;
   #openKey: OpenKey | undefined;
-  /** The start of the current word already emitted by `flushSafePrefix` (no digit, no `@`, < 8 characters). */
+  /** The start of the current word already emitted by `flushSafePrefix` (one that may not start a value). */
   #wordHead = "";
   /** The end of the current line's text already emitted by `flushSafePrefix`, to find a key's BEGIN line. */
   #lineHead = "";
@@ -117,19 +117,19 @@ export class TextMasker {
    * ends a word no spaced value continues from (not after a digit, a digit
    * group like `(555)` or `12,`, a short group of an IBAN such as `WEST`, or a
    * month name), and is kept only if it may start a value: it holds a digit or
-   * `@`, or its word is 8 characters or longer. Typed shell words go out at
-   * once; `echo 4111 1111 1111 1111` goes out as `echo ` and then the masked
+   * `@`, or is an upper-case word of 8 letters or more, or a mixed-case one
+   * of 16 (see mayStartValue). Typed shell words go out at once; `echo 4111 1111 1111 1111` goes out as `echo ` and then the masked
    * card. A character split across chunks is never cut; while a private key
    * or a `-----` line is open, nothing is flushed. Calling it again without a
    * push returns nothing; text with nothing to mask comes out byte for byte
    * (invalid UTF-8 in a flushed prefix is re-encoded, as in long lines).
    *
    * Limit: what is flushed cannot be taken back. A value without digits or
-   * `@` whose word is shorter than 8 characters when flushed goes out piece
-   * by piece when typed one key at a time: a SWIFT code typed key by key
-   * shows its first 7 letters, an email typed key by key the first 7
-   * characters of its local part (all of it when shorter, and then the whole
-   * address is in clear). Lines that arrive whole are masked as before.
+   * `@` goes out piece by piece while it does not yet look like one, when
+   * typed one key at a time: a SWIFT code typed key by key shows its first 7
+   * letters, an email typed key by key its local part (and when that has
+   * no digit, the whole address is in clear once the `@` comes too late).
+   * Lines that arrive whole are masked as before.
    */
   flushSafePrefix(): Buffer[] {
     if (this.#pendingBytes === 0 || this.#openKey !== undefined) return [];
@@ -344,7 +344,20 @@ function lastBreakEnd(line: string): number {
 function keptTailStart(line: string): number {
   const start = lastBreakEnd(line);
   const tail = line.slice(start);
-  return /[\d@]/.test(tail) || tail.length >= 8 ? start : line.length;
+  return mayStartValue(tail) ? start : line.length;
+}
+
+/**
+ * Whether a word may be (the start of) a sensitive value: it holds a digit
+ * or `@` (cards, accounts, SSNs, phones, dates, emails, most tokens), or is
+ * upper case of 8 letters or more (SWIFT/BIC codes), or mixes cases over 16
+ * (letter-only tokens). A lower-case word never is: typed commands and
+ * prose go out at once, however long.
+ */
+function mayStartValue(word: string): boolean {
+  if (/[\d@]/.test(word)) return true;
+  if (word.length >= 8 && /^[A-Z]+$/.test(word)) return true;
+  return word.length >= 16 && /[A-Z]/.test(word) && /[a-z]/.test(word);
 }
 
 /** Where a character cut off by the end of `bytes` starts (`bytes.length` when none is). */
