@@ -67,6 +67,11 @@ before(async () => {
     "      condition: request.exec.command == ['sh', '-s']",
     "      action: approve",
     "      approval: { mode: retry, timeout: 5m }",
+    "    - id: team/no-recursive-rm",
+    "      reason: nobody runs rm -r in a pod through the gateway",
+    "      match: { resources: [pods/exec] }",
+    "      condition: request.exec.command.size() > 1 && request.exec.command[0] == 'rm' && request.exec.command[1].matches('^-[a-zA-Z]*[rR]')",
+    "      action: deny",
     "    - id: team/hold-shells",
     "      reason: an interactive shell waits for a person's approval",
     "      match: { resources: [pods/exec] }",
@@ -154,6 +159,18 @@ describe("exec through the gateway", () => {
     assert.ok(!env.stdout.includes(CARD), env.stdout);
     assert.match(env.stdout, /PAYMENT_CARD=\*\*\*\* \*\*\*\* \*\*\*\* 1111/);
     assert.match(env.stdout, /REGION=eu-west-1/);
+  });
+
+  test("a command a rule denies is refused with the rule's reason, and does not run", async () => {
+    const victim = join(workDir, "keep-me");
+    await writeFile(victim, "still here\n");
+    const refused = await exec(["--", "rm", "-rf", victim]);
+    assert.notEqual(refused.code, 0);
+    assert.match(
+      refused.stderr,
+      /portcullis: rule team\/no-recursive-rm: nobody runs rm -r in a pod through the gateway/,
+    );
+    assert.equal(await readFile(victim, "utf8"), "still here\n");
   });
 
   test("a command's exit code reaches kubectl", async () => {
