@@ -199,6 +199,8 @@ function spdyTracker(ctx: Masked, protocol: string): PortForwardTracker {
   /** Refusal bytes for the client, waiting for the server's side to reach a frame boundary. */
   let pending: Buffer[] = [];
   let endTimer: NodeJS.Timeout | undefined;
+  /** Each connection's client bytes when the refusal came (later ones were not forwarded). */
+  const clientBytesAtRefusal = new Map<string, number>();
 
   const deliver = () => {
     if (control === undefined || pending.length === 0 || !monitor.serverAtBoundary) return;
@@ -239,6 +241,10 @@ function spdyTracker(ctx: Masked, protocol: string): PortForwardTracker {
         const why = judge(event.port);
         if (why === undefined) continue;
         refused = { requestId: event.requestId, port: event.port, why };
+        // From here no client byte goes upstream: what the record counts stops here.
+        for (const c of monitor.connections())
+          clientBytesAtRefusal.set(c.requestId, c.bytesFromClient);
+        clientBytesAtRefusal.set(event.requestId, 0);
         ctx.outcome.sessionEnded = why;
         refuse();
         const end = () => control?.end(why);
@@ -264,20 +270,29 @@ function spdyTracker(ctx: Masked, protocol: string): PortForwardTracker {
     },
     summary() {
       clearTimeout(endTimer);
-      const all = monitor.connections();
-      const totals = monitor.totals();
-      const connections: PortForwardConnection[] = all.slice(0, maxListedConnections).map((c) => ({
-        port: c.port,
-        bytesFromClient: c.bytesFromClient,
-        bytesFromServer: c.bytesFromServer,
-        ...(c.refused && refused ? { refused: refused.why } : {}),
-      }));
+      const all = monitor.connections().map((c): PortForwardConnection => {
+        if (refused === undefined) {
+          return {
+            port: c.port,
+            bytesFromClient: c.bytesFromClient,
+            bytesFromServer: c.bytesFromServer,
+          };
+        }
+        const forwarded = clientBytesAtRefusal.get(c.requestId);
+        return {
+          port: c.port,
+          bytesFromClient: forwarded ?? 0,
+          bytesFromServer: c.bytesFromServer,
+          // Opened after the refusal: never forwarded.
+          ...(c.refused || forwarded === undefined ? { refused: refused.why } : {}),
+        };
+      });
       return {
         protocol,
-        connections,
-        connectionCount: totals.connections,
-        bytesFromClient: totals.bytesFromClient,
-        bytesFromServer: totals.bytesFromServer,
+        connections: all.slice(0, maxListedConnections),
+        connectionCount: all.length,
+        bytesFromClient: all.reduce((n, c) => n + c.bytesFromClient, 0),
+        bytesFromServer: all.reduce((n, c) => n + c.bytesFromServer, 0),
       };
     },
   };

@@ -6,7 +6,7 @@
  * with `capture-pane`.
  */
 import { execFile } from "node:child_process";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
@@ -39,9 +39,12 @@ export class TmuxTerminal {
     await writeFile(config, "set -g remain-on-exit on\nset -g status off\n");
     const socket = join(configDir, "tmux.sock");
     const terminal = new TmuxTerminal(socket, size, configDir);
+    // The command runs under sh, which writes its exit status to a file:
+    // tmux's own #{pane_dead_status} is sometimes left empty.
+    const run = ["/bin/sh", "-c", `"$@"; echo $? > '${join(configDir, "status")}'`, "sh"];
     await terminal.#tmux(
       ["-f", config, "new-session", "-d", "-s", "main"],
-      ["-x", String(size.cols), "-y", String(size.rows), "--", ...command],
+      ["-x", String(size.cols), "-y", String(size.rows), "--", ...run, ...command],
     );
     return terminal;
   }
@@ -95,18 +98,8 @@ export class TmuxTerminal {
   async exitStatus(timeoutMs = 20_000): Promise<number> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
-      const [dead, status] = (
-        await this.#tmux([
-          "display-message",
-          "-p",
-          "-t",
-          "main",
-          "#{pane_dead} #{pane_dead_status}",
-        ])
-      )
-        .trim()
-        .split(" ");
-      if (dead === "1") return Number(status);
+      const written = await readFile(join(this.#configDir, "status"), "utf8").catch(() => "");
+      if (written.endsWith("\n")) return Number(written.trim());
       if (Date.now() > deadline) {
         throw new Error(`the command did not exit; the terminal shows:\n${await this.screen()}`);
       }
