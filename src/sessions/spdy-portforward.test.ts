@@ -7,12 +7,11 @@ import {
   encodeRstStream,
   encodeSynReply,
   encodeSynStream,
-  HeaderBlockDecoder,
-  HeaderBlockEncoder,
   RstStatus,
   SpdyFrameSplitter,
   SpdyProtocolError,
 } from "./spdy.ts";
+import { HeaderBlockDecoder, HeaderBlockEncoder } from "./spdy-headers.ts";
 import { type PortForwardEvent, SpdyPortForwardMonitor } from "./spdy-portforward.ts";
 
 /** One side of a tunnel, with its own header compression context, as spdystream writes it. */

@@ -23,13 +23,11 @@
 import {
   encodeDataFrame,
   encodeSynReply,
-  HeaderBlockDecoder,
   type SpdyFrame,
   SpdyFrameSplitter,
-  type SpdyHeaders,
   SpdyProtocolError,
-  storedHeaderBlock,
 } from "./spdy.ts";
+import { HeaderBlockDecoder, type SpdyHeaders, storedHeaderBlock } from "./spdy-headers.ts";
 
 export type PortForwardEvent =
   | {

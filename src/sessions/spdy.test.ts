@@ -9,17 +9,19 @@ import {
   encodeRstStream,
   encodeSynReply,
   encodeSynStream,
+  type SpdyFrame,
+  SpdyFrameSplitter,
+  SpdyProtocolError,
+} from "./spdy.ts";
+import {
   HeaderBlockDecoder,
   HeaderBlockEncoder,
   maxHeaderBlockLength,
   parseHeaderBlock,
-  type SpdyFrame,
-  SpdyFrameSplitter,
-  SpdyProtocolError,
   serializeHeaderBlock,
   spdyDictionary,
   storedHeaderBlock,
-} from "./spdy.ts";
+} from "./spdy-headers.ts";
 
 function isSpdyError(reason: string) {
   return (err: unknown) => err instanceof SpdyProtocolError && err.reason === reason;
