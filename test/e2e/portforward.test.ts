@@ -13,10 +13,15 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import WebSocket from "ws";
-import type { StreamSummary } from "../../src/audit/record.ts";
+import type { CompletionRecord, StreamSummary } from "../../src/audit/record.ts";
 import { type Kwok, startKwok } from "../../src/cluster/kwok.ts";
 import { type ControlPlane, startControlPlane } from "../../src/cluster/launcher.ts";
-import { bindRole, startTestGateway, type TestGateway } from "../support/gateway.ts";
+import {
+  bindRole,
+  completionsWhen,
+  startTestGateway,
+  type TestGateway,
+} from "../support/gateway.ts";
 import { KubectlStream, systemKubectl } from "../support/kubectl.ts";
 import { runningPod } from "../support/kwok.ts";
 import { writePolicyFile } from "../support/policy.ts";
@@ -82,24 +87,13 @@ after(async () => {
   if (workDir) await rm(workDir, { recursive: true, force: true });
 });
 
-interface Completion {
-  requestId: string;
-  status: number;
-  sessionEnded?: string;
-  stream?: StreamSummary;
-}
-
 /** The completion records of port-forward calls, once `ready` holds (they follow the stream's close). */
-async function portForwardsWhen(ready: (records: Completion[]) => boolean): Promise<Completion[]> {
-  const deadline = Date.now() + 10_000;
-  for (;;) {
-    const rows = await gw.audit.store.search({ kind: "completion", limit: 5000 });
-    const records = rows
-      .map((r) => JSON.parse(r.body) as Completion)
-      .filter((r) => r.stream?.connections !== undefined);
-    if (ready(records) || Date.now() > deadline) return records;
-    await new Promise((r) => setTimeout(r, 50));
-  }
+async function portForwardsWhen(
+  ready: (records: CompletionRecord[]) => boolean,
+): Promise<CompletionRecord[]> {
+  const forwards = (all: CompletionRecord[]) =>
+    all.filter((r) => r.stream?.connections !== undefined);
+  return forwards(await completionsWhen(gw, (all) => ready(forwards(all))));
 }
 
 /** Sends `text` to a local port and reads until the reply is as long as `expected`, or the peer closes. */

@@ -11,11 +11,16 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { after, before, describe, test } from "node:test";
-import type { BodyRef } from "../../src/audit/record.ts";
+import type { CompletionRecord } from "../../src/audit/record.ts";
 import { type Kwok, startKwok } from "../../src/cluster/kwok.ts";
 import { type ControlPlane, startControlPlane } from "../../src/cluster/launcher.ts";
 import { type ParsedAsciicast, parseAsciicast } from "../../src/sessions/recording/parse.ts";
-import { bindRole, startTestGateway, type TestGateway } from "../support/gateway.ts";
+import {
+  bindRole,
+  completionsWhen,
+  startTestGateway,
+  type TestGateway,
+} from "../support/gateway.ts";
 import { runningPod } from "../support/kwok.ts";
 import { writePolicyFile } from "../support/policy.ts";
 import { runProcess } from "../support/process.ts";
@@ -71,23 +76,10 @@ after(async () => {
   if (workDir) await rm(workDir, { recursive: true, force: true });
 });
 
-interface Completion {
-  requestId: string;
-  status: number;
-  recording?: BodyRef;
-}
-
 /** The completion record whose recording holds `text`, once it is written (after the stream closed). */
-async function completionRecording(text: string): Promise<Completion | undefined> {
-  const deadline = Date.now() + 10_000;
-  for (;;) {
-    const rows = await gw.audit.store.search({ kind: "completion", limit: 5000 });
-    const found = rows
-      .map((r) => JSON.parse(r.body) as Completion)
-      .find((r) => r.recording?.text?.includes(text));
-    if (found || Date.now() > deadline) return found;
-    await new Promise((r) => setTimeout(r, 50));
-  }
+async function completionRecording(text: string): Promise<CompletionRecord | undefined> {
+  const holds = (r: CompletionRecord) => r.recording?.text?.includes(text) === true;
+  return (await completionsWhen(gw, (all) => all.some(holds))).find(holds);
 }
 
 /** The data of a recording's events with `code`, concatenated. */
@@ -102,7 +94,7 @@ describe("kubectl exec -it in a real terminal, through the gateway", () => {
   /** What the terminal showed, and the session's completion record. */
   let screen = "";
   let exitStatus: number | undefined;
-  let completion: Completion | undefined;
+  let completion: CompletionRecord | undefined;
   let recording: ParsedAsciicast | undefined;
 
   before(async () => {

@@ -11,11 +11,16 @@ import { join, resolve } from "node:path";
 import { Writable } from "node:stream";
 import { after, before, describe, test } from "node:test";
 import { Exec, KubeConfig, type V1Status } from "@kubernetes/client-node";
-import type { BodyRef } from "../../src/audit/record.ts";
+import type { BodyRef, CompletionRecord } from "../../src/audit/record.ts";
 import { type Kwok, startKwok } from "../../src/cluster/kwok.ts";
 import { type ControlPlane, startControlPlane } from "../../src/cluster/launcher.ts";
 import { parseAsciicast } from "../../src/sessions/recording/parse.ts";
-import { bindRole, startTestGateway, type TestGateway } from "../support/gateway.ts";
+import {
+  bindRole,
+  completionsWhen as completionsWhenWritten,
+  startTestGateway,
+  type TestGateway,
+} from "../support/gateway.ts";
 import { KubectlStream, runKubectl } from "../support/kubectl.ts";
 import { runningPod } from "../support/kwok.ts";
 import { writePolicyFile } from "../support/policy.ts";
@@ -109,26 +114,9 @@ after(async () => {
   if (workDir) await rm(workDir, { recursive: true, force: true });
 });
 
-interface Completion {
-  requestId: string;
-  status: number;
-  sessionEnded?: string;
-  recording?: BodyRef;
-}
-
-/**
- * Completion records once `ready` holds for them: an exec's is written when
- * its stream has closed, moments after kubectl has seen the close.
- */
-async function completionsWhen(ready: (records: Completion[]) => boolean): Promise<Completion[]> {
-  const deadline = Date.now() + 10_000;
-  for (;;) {
-    const rows = await gw.audit.store.search({ kind: "completion", limit: 5000 });
-    const records = rows.map((r) => JSON.parse(r.body) as Completion);
-    if (ready(records) || Date.now() > deadline) return records;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+/** Completion records once `ready` holds for them (they follow a stream's close). */
+const completionsWhen = (ready: (records: CompletionRecord[]) => boolean) =>
+  completionsWhenWritten(gw, ready);
 
 /** The completion records of exec calls, newest last, with their recordings. */
 async function recordings(): Promise<
@@ -476,15 +464,9 @@ describe("a rule that lets uninspectable streams through", () => {
     );
     assert.ok(request, "the request record names the choice");
     assert.equal((request.decision as { rule: string }).rule, "legacy/old-tooling");
-    const completion = await eventually(async () => {
-      const all = (await open.audit.store.search({ kind: "completion", limit: 5000 })).map(
-        (r) =>
-          JSON.parse(r.body) as Completion & {
-            stream?: { unrecorded?: boolean; protocol: string };
-          },
-      );
-      return all.find((r) => r.requestId === request.requestId);
-    }, "the SPDY exec's completion record");
+    const mine = (r: CompletionRecord) => r.requestId === request.requestId;
+    const completion = (await completionsWhenWritten(open, (all) => all.some(mine))).find(mine);
+    assert.ok(completion, "the SPDY exec's completion record");
     assert.deepEqual(completion.stream, { protocol: "exec over SPDY/3.1", unrecorded: true });
     assert.equal(completion.recording, undefined);
   });

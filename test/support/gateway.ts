@@ -8,6 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pino } from "pino";
 import type { AuditLog } from "../../src/audit/open.ts";
+import type { CompletionRecord } from "../../src/audit/record.ts";
 import type { ControlPlane } from "../../src/cluster/launcher.ts";
 import { configSchema } from "../../src/config/schema.ts";
 import { AgentTokenStore } from "../../src/identity/agent-tokens.ts";
@@ -129,4 +130,24 @@ export async function bindRole(
     : ["create", "clusterrolebinding", name, `--clusterrole=${clusterRole}`, `--user=${user}`];
   const result = await cluster.kubectl(args);
   if (result.code !== 0) throw new Error(`bind ${clusterRole} to ${user}: ${result.stderr}`);
+}
+
+/**
+ * The gateway's completion records once `ready` holds for them (or after
+ * `timeoutMs`, whatever they are then). A stream's completion record is
+ * written when the stream has closed, moments after the client saw the end,
+ * so tests of streams wait for it.
+ */
+export async function completionsWhen(
+  gw: TestGateway,
+  ready: (records: CompletionRecord[]) => boolean,
+  timeoutMs = 10_000,
+): Promise<CompletionRecord[]> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const rows = await gw.audit.store.search({ kind: "completion", limit: 5000 });
+    const records = rows.map((r) => JSON.parse(r.body) as CompletionRecord);
+    if (ready(records) || Date.now() > deadline) return records;
+    await new Promise((r) => setTimeout(r, 50));
+  }
 }
