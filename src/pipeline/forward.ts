@@ -306,6 +306,16 @@ function relayResponse(
   });
 }
 
+/** upstreamHeaders for a WebSocket the gateway opens itself: no handshake headers, all strings. */
+export function upstreamSocketHeaders(ctx: Classified): Record<string, string | string[]> {
+  const headers: Record<string, string | string[]> = {};
+  for (const [name, value] of Object.entries(upstreamHeaders(ctx))) {
+    if (value === undefined || name.startsWith("sec-websocket")) continue;
+    headers[name] = Array.isArray(value) ? value.map(String) : String(value);
+  }
+  return headers;
+}
+
 /** Watches (and may hold back) the bytes of an upgraded connection, each way. */
 export interface UpgradeTap {
   /** The bytes to send on (the same chunk, usually), or null to hold them back. */

@@ -22,7 +22,6 @@ import type { PortForwardConnection, StreamSummary } from "../audit/record.ts";
 import { PortcullisError } from "../errors.ts";
 import { portForwardRequest } from "../kube/portforward-request.ts";
 import type { Upstream } from "../kube/upstream.ts";
-import type { PolicyDecision } from "../policy/engine.ts";
 import type { Masked } from "../server/context.ts";
 import { offeredProtocols, ProtocolError } from "../sessions/channel-protocol.ts";
 import type { LiveCalls } from "../sessions/live.ts";
@@ -40,8 +39,9 @@ import {
   relayWebSocket,
   StreamRefusal,
 } from "../sessions/ws-relay.ts";
-import { relayUpgrade, upstreamHeaders } from "./forward.ts";
+import { relayUpgrade, upstreamSocketHeaders } from "./forward.ts";
 import { registerLiveCall } from "./live-call.ts";
+import { streamRefusal } from "./stream-judgement.ts";
 
 /** Connections listed one by one in the completion record; the count has them all. */
 const maxListedConnections = 1000;
@@ -60,15 +60,13 @@ function portJudge(ctx: Masked): PortJudge {
   return (port) => {
     // Fail closed: a gateway without the judge (never in the pipeline) opens nothing.
     if (judge === undefined) return "portcullis: the connection could not be judged";
-    const decision: PolicyDecision = judge(port);
-    if (decision.action === "allow") return undefined;
-    // The approval the call went through covers its connections.
-    if (decision.action === "approve" && decision.ruleId === ctx.decision.ruleId) return undefined;
-    const why =
-      decision.action === "approve"
-        ? `${decision.message} (a connection cannot wait for approval; ask for a grant or an approved port-forward)`
-        : decision.message;
-    return `portcullis: rule ${decision.ruleId}: port ${port} of pod ${ctx.requestInfo.namespace}/${ctx.requestInfo.name}: ${why}`;
+    const refused = streamRefusal(
+      ctx,
+      judge(port),
+      "a connection cannot wait for approval; ask for a grant or an approved port-forward",
+    );
+    if (refused === undefined) return undefined;
+    return `portcullis: rule ${refused.ruleId}: port ${port} of pod ${ctx.requestInfo.namespace}/${ctx.requestInfo.name}: ${refused.why}`;
   };
 }
 
@@ -102,16 +100,11 @@ export async function relayPortForward(
           protocol,
           portForwardRequest(ctx.requestInfo, ctx.req.url ?? "")?.ports ?? [],
         );
-  const headers: Record<string, string | string[]> = {};
-  for (const [name, value] of Object.entries(upstreamHeaders(ctx))) {
-    if (value === undefined || name.startsWith("sec-websocket")) continue;
-    headers[name] = Array.isArray(value) ? value.map(String) : String(value);
-  }
   const opened = await relayWebSocket({
     req: ctx.req,
     socket,
     head,
-    upstream: upstream.socketTarget(ctx.req.url ?? "/", headers),
+    upstream: upstream.socketTarget(ctx.req.url ?? "/", upstreamSocketHeaders(ctx)),
     protocol,
     hooks: {
       onClientMessage: (data, isBinary) => tracker.fromClient(data, isBinary),

@@ -27,8 +27,9 @@ import type { LiveCalls } from "../sessions/live.ts";
 import { SessionRecording } from "../sessions/recording/session-recording.ts";
 import { StdinLineTracker } from "../sessions/stdin-lines.ts";
 import { type ExecSession, relayExecStream, StreamRefusal } from "../sessions/ws-relay.ts";
-import { upstreamHeaders } from "./forward.ts";
+import { upstreamSocketHeaders } from "./forward.ts";
 import { registerLiveCall } from "./live-call.ts";
+import { streamRefusal } from "./stream-judgement.ts";
 
 const HOLD_MS = 1000;
 
@@ -68,11 +69,6 @@ export async function relaySession(
   options: SessionOptions,
 ): Promise<void> {
   const live = options.live;
-  const headers: Record<string, string | string[]> = {};
-  for (const [name, value] of Object.entries(upstreamHeaders(ctx))) {
-    if (value === undefined || name.startsWith("sec-websocket")) continue;
-    headers[name] = Array.isArray(value) ? value.map(String) : String(value);
-  }
   const recorder = new SessionRecording({
     maxBytes: options.maxRecordingBytes,
     startedAt: Date.now(),
@@ -110,15 +106,9 @@ export async function relaySession(
   const refuseLine = (stdin: Buffer): string | undefined => {
     if (!typed || !judge) return undefined;
     for (const line of typed.push(stdin)) {
-      const decision = judge(line);
-      if (decision.action === "allow") continue;
-      // The approval the call itself went through covers its session's lines.
-      if (decision.action === "approve" && decision.ruleId === ctx.decision.ruleId) continue;
-      const why =
-        decision.action === "approve"
-          ? `${decision.message} (a typed line cannot wait for approval)`
-          : decision.message;
-      return `portcullis: rule ${decision.ruleId}: ${why}; the session is ended (typed: ${JSON.stringify(line.text)})`;
+      const refused = streamRefusal(ctx, judge(line), "a typed line cannot wait for approval");
+      if (refused === undefined) continue;
+      return `portcullis: rule ${refused.ruleId}: ${refused.why}; the session is ended (typed: ${JSON.stringify(line.text)})`;
     }
     return undefined;
   };
@@ -146,7 +136,7 @@ export async function relaySession(
       req: ctx.req,
       socket,
       head,
-      upstream: upstream.socketTarget(ctx.req.url ?? "/", headers),
+      upstream: upstream.socketTarget(ctx.req.url ?? "/", upstreamSocketHeaders(ctx)),
       hooks: {
         onClientFrame(channel, payload) {
           if (channel === Channel.stdin) {
